@@ -1,0 +1,48 @@
+# Two commands a newcomer needs: `make run` and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PG_VERSION = $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
+export KERAS_BACKEND := tensorflow
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: setup run test lint typecheck pytest postgres clean
+
+# Reinstalls only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ressearch needs Python >= 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# A real quick study on the embedded SQLite default (./ressearch.db) with an offline dataset,
+# then the best model exported to exports/quickstart. A second call resumes: nothing to add.
+run: setup
+	$(BIN)/ressearch run studies/quickstart.yaml
+	$(BIN)/ressearch export quickstart --out exports/quickstart --force
+	$(BIN)/ressearch best quickstart
+
+# The PostgreSQL tests need the local server: start it if it is down (CI starts from a clean machine).
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $(PG_VERSION) main start
+	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
+	  echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1
+
+lint: setup
+	$(BIN)/ruff check ressearch tests benchmarks
+	$(BIN)/ruff format --check ressearch tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy ressearch
+
+pytest: setup postgres
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ressearch.db artifacts exports

@@ -1,0 +1,49 @@
+"""The exception root of ressearch and its few subclasses.
+
+Everything a person can fix (a bad config, study file, dataset or storage URL) raises a
+subclass of :class:`RessearchError` whose message is one line naming the place and what is
+allowed. The CLI prints that line and exits with code 2; anything else is a bug (exit 1).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "RessearchError",
+    "StorageError",
+    "StudyFileError",
+    "StudyNotFoundError",
+    "TrialFailed",
+]
+
+
+class RessearchError(Exception):
+    """Root of every error ressearch raises on purpose."""
+
+
+class ConfigError(RessearchError, ValueError):
+    """An architecture, training config or search space holds a value that is not allowed."""
+
+
+class StudyFileError(ConfigError):
+    """A study file cannot be read or does not validate."""
+
+
+class DataError(RessearchError, ValueError):
+    """A dataset cannot be loaded, or does not fit the study (column, array, shape)."""
+
+
+class StorageError(RessearchError):
+    """A storage URL is malformed or its database cannot be reached."""
+
+
+class StudyNotFoundError(RessearchError, KeyError):
+    """No study of that name exists in the storage."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class TrialFailed(RessearchError):
+    """One trial went wrong (NaN loss, out of memory, too large): it fails, the study goes on."""

@@ -1,0 +1,106 @@
+"""Shared fixtures: quiet TensorFlow, a fresh Keras session per test, storages, study files."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest
+import yaml
+
+POSTGRES_ADMIN = os.environ.get("RESSEARCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_session() -> Iterator[None]:
+    yield
+    import sys
+
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+
+
+@pytest.fixture(autouse=True)
+def _artifacts_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Models trained by tests go to the test's folder, never into the checkout."""
+    monkeypatch.setenv("RESSEARCH_ARTIFACTS", str(tmp_path / "artifacts"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end.
+
+    A server that does not answer fails the tests that need it: `make test` starts it.
+    """
+    import psycopg
+
+    name = f"ressearch_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN} (make test starts it): {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every storage test runs on both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'studies.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def tiny_study(name: str, **sections: Any) -> dict[str, Any]:
+    """A real study that trains in seconds: digits, a few hundred rows, a small conv ResNet."""
+    study = {
+        "study": {
+            "name": name,
+            "direction": "maximize",
+            "metric": "val_accuracy",
+            "sampler": "random",
+            "pruner": "median",
+            "n_trials": 2,
+            "seed": 0,
+        },
+        "data": {"source": "builtin:digits", "max_rows": 400, "validation_split": 0.25},
+        "space": {
+            "block_type": ["basic", "preact", "bottleneck", "plain"],
+            "stages": 1,
+            "depth": 1,
+            "width": [4, 8],
+            "expansion": 1.0,
+        },
+        "train": {"epochs": 2, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.01},
+    }
+    for section, values in sections.items():
+        study[section] = {**study.get(section, {}), **values}
+    return study
+
+
+@pytest.fixture
+def write_study(tmp_path: Path):
+    """Write a study file (tiny by default) and return its path."""
+
+    def write(data: dict[str, Any], filename: str = "study.yaml") -> Path:
+        path = tmp_path / filename
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"

@@ -31,13 +31,18 @@ class Preset:
     make: Callable[[re.Match[str]], dict[str, Any]]
 
 
-def _resnet(match: re.Match[str]) -> dict[str, Any]:
-    layers = int(match["layers"])
-    if (layers - 2) % 6 or layers < 8:
+def _blocks_per_stage(name: str, layers: int, per_block: int, extra: int, examples: str) -> int:
+    """n in ``layers = per_block * n + extra`` (three stages of n blocks), or a ConfigError."""
+    n, rest = divmod(layers - extra, per_block)
+    if rest or n < 1:
         raise ConfigError(
-            f"preset resnet{layers}: the depth must be 6n+2 with n >= 1 (20, 32, 44, 56, 110, ...)"
+            f"preset {name}: the depth must be {per_block}n+{extra} with n >= 1 ({examples}, ...)"
         )
-    n = (layers - 2) // 6
+    return n
+
+
+def _resnet(match: re.Match[str]) -> dict[str, Any]:
+    n = _blocks_per_stage(match.group(0), int(match["layers"]), 6, 2, "20, 32, 44, 56, 110")
     return {
         "depths": (n, n, n),
         "widths": (16, 32, 64),
@@ -47,12 +52,7 @@ def _resnet(match: re.Match[str]) -> dict[str, Any]:
 
 
 def _preact_resnet(match: re.Match[str]) -> dict[str, Any]:
-    layers = int(match["layers"])
-    if (layers - 2) % 9 or layers < 11:
-        raise ConfigError(
-            f"preset preact-resnet{layers}: the depth must be 9n+2 with n >= 1 (164, 1001, ...)"
-        )
-    n = (layers - 2) // 9
+    n = _blocks_per_stage(match.group(0), int(match["layers"]), 9, 2, "164, 1001")
     return {
         "depths": (n, n, n),
         "widths": (64, 128, 256),
@@ -66,9 +66,9 @@ def _preact_resnet(match: re.Match[str]) -> dict[str, Any]:
 
 
 def _wrn(depth: int, k: int, name: str) -> dict[str, Any]:
-    if (depth - 4) % 6 or depth < 10 or k < 1:
-        raise ConfigError(f"preset {name}: the depth must be 6n+4 with n >= 1 (16, 28, 40, ...) and K >= 1")
-    n = (depth - 4) // 6
+    if k < 1:
+        raise ConfigError(f"preset {name}: the widening factor K must be >= 1")
+    n = _blocks_per_stage(name, depth, 6, 4, "16, 28, 40")
     return {
         "depths": (n, n, n),
         "widths": (16 * k, 32 * k, 64 * k),

@@ -10,7 +10,9 @@ run adds only the missing trials. Nothing here prints; callers get events.
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -220,6 +222,7 @@ class _Objective:
         self.dataset = dataset
         self.store = open_artifact_store(artifacts)
         self.running: set[int] = set()
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         from ressearch.training import CurveRecorder, train_trial
@@ -243,6 +246,7 @@ class _Objective:
             trial.set_user_attr("train", train.to_dict())
             seed = settings.seed + trial.number
             trial.set_user_attr("seed", seed)
+            trial.set_user_attr("worker", self.worker)  # host:pid, for studies run by several workers
             callbacks = []
             monitor = settings.objective_metrics[0]
             if settings.uses_pruning and monitor.startswith("val_"):

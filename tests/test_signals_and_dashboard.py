@@ -129,3 +129,28 @@ def test_dashboard_serves_the_storage_and_the_models(write_study, unique_name, t
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.postgres
+def test_two_workers_share_one_postgres_study(write_study, unique_name, postgres_url):
+    target = 6
+    # Trials long enough that the first worker cannot finish alone while the second starts up.
+    path = write_study(tiny_study(unique_name, study={"n_trials": target}, train={"epochs": 4}))
+    command = [*RESSEARCH, "run", str(path), "--storage", postgres_url]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The second worker joins a study that exists and is running, as on another machine.
+        wait_for(lambda: running_trials(unique_name, postgres_url), 120, "the first worker's trial")
+        second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        _, first_err = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, first_err
+    assert second.returncode == 0, second.stderr
+    study = load_study(unique_name, postgres_url)
+    assert not running_trials(unique_name, postgres_url)
+    # Each worker stops at the total; the other's trial in flight may still finish.
+    assert target <= len(finished_trials(study)) <= target + 1
+    assert len({trial.user_attrs["worker"] for trial in study.trials}) == 2
+    assert len({trial.number for trial in study.trials}) == len(study.trials)

@@ -35,6 +35,7 @@ postgres:
 lint: setup
 	$(BIN)/ruff check ressearch tests benchmarks
 	$(BIN)/ruff format --check ressearch tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy ressearch

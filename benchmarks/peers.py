@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# What ressearch.runtime.configure_runtime sets, before Keras loads (a benchmark is an entry point).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -33,11 +34,10 @@ import keras
 import keras_tuner
 import optuna
 
-from ressearch.builder import build_model
+from ressearch.arch import build_model
+from ressearch.config import StudyDefinition, load_study_file
 from ressearch.data import Dataset, load_dataset
-from ressearch.space import sample, sample_train
-from ressearch.study import run_study
-from ressearch.studyfile import StudyDefinition, load_study_file
+from ressearch.search import TrialRecord, run_study, sample, sample_train
 from ressearch.training import compile_model, train_trial
 
 STUDY_FILE = Path(__file__).resolve().parent.parent / "studies" / "quickstart.yaml"
@@ -113,7 +113,7 @@ def run_ressearch(definition: StudyDefinition, seed: int, trials: int, workdir: 
         raise KeyboardInterrupt
     storage = f"sqlite:///{workdir / 'ressearch.db'}"
     study = optuna.load_study(study_name=definition.settings.name, storage=storage)
-    epochs = sum(int(t.user_attrs.get("epochs", len(t.intermediate_values))) for t in study.trials)
+    epochs = sum(TrialRecord.from_trial(t).epochs or len(t.intermediate_values) for t in study.trials)
     best = summary.best_values[0] if summary.best_values else float("nan")
     return Row("ressearch", seed, seconds, summary.done, epochs, best, failed=summary.failed)
 
@@ -123,7 +123,7 @@ def run_optuna_loop(definition: StudyDefinition, dataset: Dataset, seed: int, tr
         shape, outputs = dataset.input_shape, dataset.outputs
         config = sample(trial, definition.space, input_shape=shape, outputs=outputs, head="classification")
         result = train_trial(config, sample_train(trial, definition.train), dataset, seed=seed + trial.number)
-        trial.set_user_attr("epochs", result.epochs)
+        TrialRecord(epochs=result.epochs).write(trial)
         return result.metrics["val_accuracy"]
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -131,7 +131,7 @@ def run_optuna_loop(definition: StudyDefinition, dataset: Dataset, seed: int, tr
     start = time.perf_counter()
     study.optimize(objective, n_trials=trials)
     seconds = time.perf_counter() - start
-    epochs = sum(int(t.user_attrs["epochs"]) for t in study.trials)
+    epochs = sum(TrialRecord.from_trial(t).epochs or 0 for t in study.trials)
     return Row("optuna-loop", seed, seconds, len(study.trials), epochs, study.best_value)
 
 

@@ -1,7 +1,8 @@
 """ressearch: hyperparameter search for residual networks, Optuna studies over Keras 3 models.
 
 The public API is re-exported here and loaded on first use, so that ``ressearch --help`` and
-importing a config do not pay for TensorFlow.
+importing a config do not pay for TensorFlow. Importing changes no global state (environment,
+warning filters, log levels): entry points call :func:`configure_runtime`.
 
 Example:
     >>> import ressearch
@@ -13,16 +14,28 @@ Example:
 from __future__ import annotations
 
 import importlib
-import os
 from typing import TYPE_CHECKING, Any
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from ressearch._version import __version__
 
 if TYPE_CHECKING:
-    from ressearch.blocks import BLOCKS, get_block
-    from ressearch.builder import build_model, summarize
-    from ressearch.config import ArchitectureConfig, TrainConfig
+    from ressearch.arch import build_model, summarize
+    from ressearch.config import (
+        BLOCKS,
+        ArchitectureConfig,
+        ArchitectureSpace,
+        BlockFamily,
+        DataConfig,
+        StudyDefinition,
+        TrainConfig,
+        TrainSpace,
+        get_block,
+        get_preset,
+        list_presets,
+        load_study_file,
+        register_block,
+    )
+    from ressearch.data import Dataset, apply_preprocessing, load_dataset
     from ressearch.errors import (
         ConfigError,
         DataError,
@@ -32,24 +45,37 @@ if TYPE_CHECKING:
         StudyNotFoundError,
         TrialFailed,
     )
-    from ressearch.presets import get_preset, list_presets
-    from ressearch.space import ArchitectureSpace, TrainSpace, sample, sample_train
-
-__version__ = "0.1.0"
+    from ressearch.results import export_study
+    from ressearch.runtime import configure_runtime
+    from ressearch.search import TrialRecord, run_study, sample, sample_train
+    from ressearch.storage import load_study
 
 _EXPORTS = {
     "ArchitectureConfig": "ressearch.config",
+    "ArchitectureSpace": "ressearch.config",
+    "BLOCKS": "ressearch.config",
+    "BlockFamily": "ressearch.config",
+    "DataConfig": "ressearch.config",
+    "StudyDefinition": "ressearch.config",
     "TrainConfig": "ressearch.config",
-    "BLOCKS": "ressearch.blocks",
-    "get_block": "ressearch.blocks",
-    "build_model": "ressearch.builder",
-    "summarize": "ressearch.builder",
-    "get_preset": "ressearch.presets",
-    "list_presets": "ressearch.presets",
-    "ArchitectureSpace": "ressearch.space",
-    "TrainSpace": "ressearch.space",
-    "sample": "ressearch.space",
-    "sample_train": "ressearch.space",
+    "TrainSpace": "ressearch.config",
+    "get_block": "ressearch.config",
+    "get_preset": "ressearch.config",
+    "list_presets": "ressearch.config",
+    "load_study_file": "ressearch.config",
+    "register_block": "ressearch.config",
+    "build_model": "ressearch.arch",
+    "summarize": "ressearch.arch",
+    "Dataset": "ressearch.data",
+    "apply_preprocessing": "ressearch.data",
+    "load_dataset": "ressearch.data",
+    "TrialRecord": "ressearch.search",
+    "run_study": "ressearch.search",
+    "sample": "ressearch.search",
+    "sample_train": "ressearch.search",
+    "load_study": "ressearch.storage",
+    "export_study": "ressearch.results",
+    "configure_runtime": "ressearch.runtime",
     "ConfigError": "ressearch.errors",
     "DataError": "ressearch.errors",
     "RessearchError": "ressearch.errors",
@@ -59,7 +85,7 @@ _EXPORTS = {
     "TrialFailed": "ressearch.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "__version__"])
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""The exception root of ressearch and its few subclasses.
+"""The exception root of ressearch and its few subclasses (the bottom layer: imports nothing).
 
 Everything a person can fix (a bad config, study file, dataset or storage URL) raises a
 subclass of :class:`RessearchError` whose message is one line naming the place and what is

@@ -1,4 +1,8 @@
-"""Shared fixtures: quiet TensorFlow, a fresh Keras session per test, storages, study files."""
+"""Shared fixtures: a fresh Keras session per test, storages on both backends, study files.
+
+The environment is set here as `ressearch.runtime.configure_runtime` sets it for the CLI, since
+tests import the library, not the entry point.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 import yaml
+
+from tests.helpers import tiny_study
 
 POSTGRES_ADMIN = os.environ.get("RESSEARCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -62,38 +68,12 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
-def tiny_study(name: str, **sections: Any) -> dict[str, Any]:
-    """A real study that trains in seconds: digits, a few hundred rows, a small conv ResNet."""
-    study = {
-        "study": {
-            "name": name,
-            "direction": "maximize",
-            "metric": "val_accuracy",
-            "sampler": "random",
-            "pruner": "median",
-            "n_trials": 2,
-            "seed": 0,
-        },
-        "data": {"source": "builtin:digits", "max_rows": 400, "validation_split": 0.25},
-        "space": {
-            "block_type": ["basic", "preact", "bottleneck", "plain"],
-            "stages": 1,
-            "depth": 1,
-            "width": [4, 8],
-            "expansion": 1.0,
-        },
-        "train": {"epochs": 2, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.01},
-    }
-    for section, values in sections.items():
-        study[section] = {**study.get(section, {}), **values}
-    return study
-
-
 @pytest.fixture
 def write_study(tmp_path: Path):
-    """Write a study file (tiny by default) and return its path."""
+    """Write a study file and return its path; the default is :func:`tiny_study` named ``study``."""
 
-    def write(data: dict[str, Any], filename: str = "study.yaml") -> Path:
+    def write(data: dict[str, Any] | None = None, filename: str = "study.yaml") -> Path:
+        data = tiny_study("study") if data is None else data
         path = tmp_path / filename
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         return path

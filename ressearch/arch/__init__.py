@@ -1,0 +1,20 @@
+"""Networks from configs: layers, residual blocks, the pure ``build_model``.
+
+Keras (``keras.layers``/``keras.ops``) and the config layer only: must not import Optuna, the
+data, training, storage, search, results or CLI layers.
+"""
+
+from ressearch.arch.blocks import LayerKit, residual_block
+from ressearch.arch.builder import ModelSummary, build_model, summarize
+from ressearch.arch.layers import ChannelPad, DropBlock, StochasticDepth
+
+__all__ = [
+    "ChannelPad",
+    "DropBlock",
+    "LayerKit",
+    "ModelSummary",
+    "StochasticDepth",
+    "build_model",
+    "residual_block",
+    "summarize",
+]

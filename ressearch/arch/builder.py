@@ -1,0 +1,164 @@
+"""``build_model(config) -> keras.Model``: stem, stages of blocks, RoR shortcuts, head.
+
+Pure: no trial, no compile, no randomness beyond Keras' weight initialisers; layer names are
+deterministic, so one config always gives the same graph and parameter count. Only
+``keras.layers``/``keras.ops`` (and the registered layers in :mod:`ressearch.arch.layers`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from ressearch.arch.blocks import LayerKit, residual_block
+from ressearch.arch.layers import DropBlock
+from ressearch.config.architecture import ArchitectureConfig
+
+__all__ = ["ModelSummary", "build_model", "summarize"]
+
+Tensor = Any
+
+
+def _stage_strides(config: ArchitectureConfig) -> list[int]:
+    """How much each stage shrinks the resolution (always 1 for dense inputs)."""
+    if config.rank == 1:
+        return [1] * config.stages
+    if config.downsample == "stride":
+        return [1] + [2] * (config.stages - 1)
+    return [2] * (config.stages - 1) + [1]
+
+
+def _stem(kit: LayerKit, inputs: Tensor) -> Tensor:
+    config = kit.config
+    x = kit.weight(
+        inputs,
+        config.first_width,
+        kernel=config.stem_kernel_size,
+        strides=config.stem_strides,
+        name="stem_conv" if config.rank > 1 else "stem_dense",
+    )
+    # A pre-activation net starts each block with BN-ReLU, so its stem is the bare weight layer.
+    if not config.uses_preactivation:
+        x = kit.norm_act(x, "stem")
+    if config.stem_pool and config.rank > 1:
+        x = kit.max_pool(x, "stem_pool")
+    return x
+
+
+def _head(kit: LayerKit, x: Tensor) -> Tensor:
+    config = kit.config
+    if config.uses_preactivation:
+        x = kit.norm_act(x, "final")
+    if config.rank == 2:
+        x = keras.layers.GlobalAveragePooling1D(name="head_pool")(x)
+    elif config.rank == 3:
+        x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
+    for i, units in enumerate(config.head_units, start=1):
+        x = keras.layers.Dense(units, activation=config.activation, name=f"head_dense{i}")(x)
+        x = kit.dropout(x, config.head_dropout, f"head_drop{i}")
+    activation = "linear"
+    if config.head == "classification":
+        activation = "sigmoid" if config.outputs == 1 else "softmax"
+    # float32 outputs keep losses stable under a mixed-precision policy.
+    return keras.layers.Dense(config.outputs, activation=activation, dtype="float32", name="predictions")(x)
+
+
+def build_model(config: ArchitectureConfig) -> keras.Model:
+    """Build the uncompiled Keras model that ``config`` describes.
+
+    Example:
+        >>> from ressearch import build_model, get_preset
+        >>> build_model(get_preset("resnet20")).count_params()  # He et al.: 0.27M
+        271098
+    """
+    kit = LayerKit(config)
+    inputs = keras.Input(shape=config.input_shape, name="inputs")
+    x = _stem(kit, inputs)
+    root_input = x
+    total_blocks = sum(config.depths)
+    block_index = 0
+    strides = _stage_strides(config)
+    for stage, (depth, width) in enumerate(zip(config.depths, config.widths, strict=True), 1):
+        stage_input = x
+        for block in range(1, depth + 1):
+            block_index += 1
+            name = f"stage{stage}_block{block}"
+            x = residual_block(
+                kit,
+                x,
+                width=width,
+                strides=strides[stage - 1] if config.downsample == "stride" and block == 1 else 1,
+                drop_path=config.stochastic_depth * block_index / total_blocks,
+                name=name,
+            )
+            if config.dropblock_rate > 0:
+                x = DropBlock(config.dropblock_rate, config.dropblock_size, name=f"{name}_dropblock")(x)
+        if config.downsample == "maxpool" and strides[stage - 1] > 1:
+            x = kit.max_pool(x, f"stage{stage}_pool")
+        if config.ror_levels >= 2 and config.stages > 1:
+            skip = kit.shortcut(stage_input, width, strides=strides[stage - 1], name=f"stage{stage}_ror")
+            x = kit.add([skip, x], f"stage{stage}_ror_add")
+    if config.ror_levels >= 1:
+        total_stride = 1
+        for stride in strides:
+            total_stride *= stride
+        skip = kit.shortcut(root_input, config.widths[-1], strides=total_stride, name="root_ror")
+        x = kit.add([skip, x], "root_ror_add")
+    outputs = _head(kit, x)
+    return keras.Model(inputs, outputs, name=config.name)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What a person wants to see of a built network."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    outputs: int
+    block_type: str
+    stages: int
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    weight_layers: int
+    model_params: int
+    trainable_params: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "outputs": self.outputs,
+            "block_type": self.block_type,
+            "stages": self.stages,
+            "depths": list(self.depths),
+            "widths": list(self.widths),
+            "weight_layers": self.weight_layers,
+            "model_params": self.model_params,
+            "trainable_params": self.trainable_params,
+        }
+
+
+def summarize(config: ArchitectureConfig, model: keras.Model | None = None) -> ModelSummary:
+    """Parameter counts and shape of the network ``config`` describes (built if not given)."""
+    model = model if model is not None else build_model(config)
+    weight_layers = sum(
+        1
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Dense | keras.layers.Conv1D | keras.layers.Conv2D)
+        and not layer.name.endswith("_proj")
+    )
+    trainable = sum(int(keras.ops.size(weight)) for weight in model.trainable_weights)
+    return ModelSummary(
+        name=config.name,
+        input_shape=config.input_shape,
+        outputs=config.outputs,
+        block_type=config.block_type,
+        stages=config.stages,
+        depths=config.depths,
+        widths=config.widths,
+        weight_layers=weight_layers,
+        model_params=model.count_params(),
+        trainable_params=trainable,
+    )

@@ -1,0 +1,138 @@
+"""``ressearch studies``, ``trials``, ``best``, ``export`` and ``dashboard``: reading results back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ressearch.cli.app import app
+from ressearch.cli.options import ArtifactsOption, StorageOption, StudyName
+from ressearch.cli.output import (
+    Column,
+    Format,
+    FormatOption,
+    JsonOption,
+    choose_format,
+    emit,
+    err,
+    out,
+    user_errors,
+)
+from ressearch.runtime import quiet_optuna
+
+
+@app.command()
+@user_errors
+def studies(
+    storage: StorageOption = None, output_format: FormatOption = None, as_json: JsonOption = False
+) -> None:
+    """List the studies in the storage."""
+    from ressearch.results.query import list_studies
+    from ressearch.storage.urls import open_storage
+
+    fmt = choose_format(output_format, as_json)
+    quiet_optuna()
+    rows = list_studies(open_storage(storage, heartbeat=False))
+    columns = [
+        Column("name", "name"),
+        Column("metrics", lambda row: row["metrics"] or row["directions"]),
+        *(Column(key, key) for key in ("trials", "complete", "pruned", "failed", "running")),
+        Column("best", "best_value"),
+    ]
+    emit(rows, fmt, columns=columns)
+
+
+@app.command()
+@user_errors
+def trials(
+    name: StudyName,
+    storage: StorageOption = None,
+    output_format: FormatOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show every trial of study NAME (csv and json add the sampled parameters)."""
+    from ressearch.results.query import trials_frame
+    from ressearch.storage.studies import load_study
+
+    fmt = choose_format(output_format, as_json)
+    frame = trials_frame(load_study(name, storage))
+    rows = [{str(key): value for key, value in row.items()} for row in frame.to_dict(orient="records")]
+    # The sampled parameters make the table too wide for a terminal: csv and json have them.
+    hidden = ("fail_reason", "duration_s")
+    columns = [Column(str(key), str(key)) for key in frame.columns if not str(key).startswith("param_")]
+    emit(rows, fmt, columns=[column for column in columns if column.header not in hidden])
+    if fmt is Format.table:
+        out.print("sampled parameters: --format csv or --format json", markup=False)
+
+
+@app.command()
+@user_errors
+def best(
+    name: StudyName,
+    storage: StorageOption = None,
+    output_format: FormatOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the best trial of study NAME (the Pareto set for several objectives)."""
+    from ressearch.results.query import best_trials, describe_trial
+    from ressearch.storage.studies import load_study
+
+    fmt = choose_format(output_format, as_json, allowed=(Format.table, Format.json))
+    study = load_study(name, storage)
+    described = [describe_trial(study, trial) for trial in best_trials(study)]
+    if fmt is Format.json:
+        emit(described, fmt, json_data=described[0] if len(study.directions) == 1 else described)
+        return
+    for item in described:
+        values = item.get("values") or [item.get("value")]
+        names = item.get("metrics") or [item.get("metric")]
+        scores = ", ".join(f"{metric} {value:.4g}" for metric, value in zip(names, values, strict=False))
+        architecture = item["architecture"] or {}
+        out.print(
+            f"trial {item['number']}: {scores}; {architecture.get('block_type')} blocks, "
+            f"depths {architecture.get('depths')}, widths {architecture.get('widths')}, "
+            f"{item['model_params'] or 0:,} parameters",
+            markup=False,
+        )
+        out.print(f"  params: {json.dumps(item['params'])}", markup=False)
+
+
+@app.command()
+@user_errors
+def export(
+    name: StudyName,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write (must be new or empty).")],
+    storage: StorageOption = None,
+    artifacts: ArtifactsOption = None,
+    force: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
+) -> None:
+    """Export the best model of study NAME: config.json, model.keras, metrics.json, trials.csv."""
+    from ressearch.results.export import export_study
+
+    result = export_study(name, out_dir, storage=storage, artifacts=artifacts, force=force)
+    trial_list = ", ".join(map(str, result.trials))
+    out.print(f"exported trial {trial_list} of {name} to {result.out}", markup=False)
+
+
+@app.command()
+@user_errors
+def dashboard(
+    storage: StorageOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    artifacts: ArtifactsOption = None,
+) -> None:
+    """Serve optuna-dashboard on the same storage, with the trained models as artifacts."""
+    from optuna_dashboard import run_server
+
+    from ressearch.redact import redact
+    from ressearch.storage import artifact_dir_for, open_artifact_store, open_storage, resolve_storage_url
+
+    url = resolve_storage_url(storage)
+    backend = open_storage(url, heartbeat=False)
+    store = open_artifact_store(artifact_dir_for(url, artifacts))
+    err.print(f"optuna-dashboard for {redact(url)} on http://{host}:{port} (Ctrl-C stops it)", markup=False)
+    run_server(backend, host=host, port=port, artifact_store=store)

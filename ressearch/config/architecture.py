@@ -1,0 +1,177 @@
+"""The one description of a network: a frozen, validated, JSON-safe architecture config.
+
+:class:`ArchitectureConfig` describes a residual network completely;
+:func:`ressearch.arch.build_model` turns it into a Keras model and nothing else is needed to
+rebuild it. It round-trips exactly through ``to_dict``/``from_dict`` and JSON, and carries a
+schema version. Block rules come from the block registry. Pydantic only: no Keras, no Optuna.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Self
+
+from pydantic import AfterValidator, Field, model_validator
+
+from ressearch.config.base import SCHEMA_VERSION, FrozenConfig, PositiveInt, Rate, Search
+from ressearch.config.blocks import BLOCKS, BlockFamily, block_names, get_block
+
+__all__ = ["ACTIVATIONS", "BLOCK_TYPES", "ArchitectureConfig"]
+
+Activation = Literal["relu", "gelu", "swish", "elu", "selu", "leaky_relu"]
+ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "swish", "elu", "selu", "leaky_relu")
+BLOCK_TYPES: tuple[str, ...] = ("basic", "preact", "bottleneck", "plain")  # the built-in families
+
+
+def _registered(name: str) -> str:
+    if name not in BLOCKS:
+        names = [repr(known) for known in block_names()]
+        choices = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+        raise ValueError(f"Input should be {choices}, got {name!r}")
+    return name
+
+
+BlockType = Annotated[str, AfterValidator(_registered)]
+CONV_ONLY = Search(ranks=(2, 3))
+FROM_DATA = Search(sampled=False, reason="set from the data")
+
+
+class ArchitectureConfig(FrozenConfig):
+    """Everything that defines one residual network, apart from its weights.
+
+    The input rank picks the layer family: ``(features,)`` builds dense blocks (tabular rows),
+    ``(length, channels)`` Conv1D blocks (sequences), ``(height, width, channels)`` Conv2D blocks.
+
+    Example:
+        >>> from ressearch import ArchitectureConfig, build_model
+        >>> config = ArchitectureConfig(input_shape=(8, 8, 1), outputs=10, depths=(1, 1), widths=(8, 16))
+        >>> build_model(config).count_params() > 0
+        True
+    """
+
+    _label: ClassVar[str] = "architecture"
+
+    schema_version: Annotated[Literal[1], Search(sampled=False, reason="the config format")] = SCHEMA_VERSION
+    name: Annotated[
+        str,
+        Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64),
+        Search(sampled=False, reason="the preset's name, else 'resnet'"),
+    ] = "resnet"
+    input_shape: Annotated[tuple[PositiveInt, ...], Field(min_length=1, max_length=3), FROM_DATA]
+    outputs: Annotated[PositiveInt, FROM_DATA]
+    head: Annotated[Literal["classification", "regression"], FROM_DATA] = "classification"
+
+    # Stages: one entry each. A stage after the first halves the resolution (conv inputs).
+    depths: Annotated[
+        tuple[PositiveInt, ...],
+        Field(min_length=1),
+        Search(sampled=False, reason="from the space keys stages and depth"),
+    ] = (2, 2, 2)
+    widths: Annotated[
+        tuple[PositiveInt, ...],
+        Field(min_length=1),
+        Search(sampled=False, reason="from the space keys stages, width and width_growth"),
+    ] = (16, 32, 64)
+
+    block_type: BlockType = "basic"
+    # None: the block family decides (preact: True; basic, bottleneck, plain: False).
+    preactivation: Annotated[bool | None, Search(block_specific=True)] = None
+    # Weight layers one shortcut spans ("add layer L to layer L+n"). A bottleneck of n >= 2 is
+    # 1x1 reduce, n-2 kxk layers, 1x1 expand; of n = 1, a single kxk layer.
+    skip_length: PositiveInt = 2
+    # Bottleneck only: block output width / inner width (4 for the ResNet 1x1-3x3-1x1 block;
+    # below 1 gives the wide hidden layer of the tabular ResNet, e.g. 0.5 for a factor of 2).
+    expansion: Annotated[float, Field(gt=0.0, le=64.0), Search(block_specific=True)] = 4.0
+    # identity: option A, zero-padded channels and strided subsampling; projection: option B,
+    # a 1x1 weight layer wherever the shape changes.
+    shortcut: Literal["identity", "projection"] = "projection"
+    kernel_size: Annotated[PositiveInt, CONV_ONLY] = 3
+    downsample: Annotated[Literal["stride", "maxpool"], CONV_ONLY] = "stride"
+
+    stem_width: PositiveInt | None = None  # None: the first stage's width
+    stem_kernel_size: Annotated[PositiveInt, CONV_ONLY] = 3
+    stem_strides: Annotated[PositiveInt, CONV_ONLY] = 1
+    stem_pool: Annotated[bool, CONV_ONLY] = False
+
+    activation: Activation = "relu"
+    normalization: Literal["batch", "layer", "none"] = "batch"
+    # Keras' default 0.99 needs hundreds of steps per epoch; small studies need about 0.9.
+    batchnorm_momentum: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.9
+
+    dropout: Rate = 0.0  # between the weight layers of a block
+    dropblock_rate: Annotated[Rate, CONV_ONLY] = 0.0  # after each block
+    dropblock_size: Annotated[PositiveInt, CONV_ONLY] = 3
+    # Drop rate of the last block; linear from 0 over depth. Needs blocks with a shortcut.
+    stochastic_depth: Annotated[Rate, Search(needs_shortcut=True)] = 0.0
+
+    # RoR: 1 adds a root shortcut around all stages, 2 also one around each stage, 3 also keeps
+    # the ordinary block shortcuts as the third level.
+    ror_levels: Literal[0, 1, 2, 3] = 0
+
+    head_units: Annotated[
+        tuple[PositiveInt, ...],
+        Search(sampled=False, reason="from the space keys head_layers and head_width"),
+    ] = ()
+    head_dropout: Rate = 0.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if len(self.depths) != len(self.widths):
+            raise ValueError(
+                f"depths and widths need one entry per stage, got {len(self.depths)} depths "
+                f"and {len(self.widths)} widths"
+            )
+        family = self.family
+        if family.preactivation is not None and self.preactivation not in (None, family.preactivation):
+            order = "pre" if family.preactivation else "post"
+            others = [
+                repr(other.name)
+                for other in BLOCKS.values()
+                if other.preactivation is (not family.preactivation)
+            ]
+            hint = f": use block_type {' or '.join(others)}" if others else ""
+            raise ValueError(f"block_type {family.name!r} is {order}-activation{hint}")
+        if not family.has_shortcut and self.ror_levels == 3:
+            raise ValueError(
+                f"ror_levels 3 keeps the block shortcuts as its third level and block_type "
+                f"{family.name!r} has none: use ror_levels 0, 1 or 2"
+            )
+        if not family.has_shortcut and self.stochastic_depth > 0:
+            raise ValueError(
+                f"stochastic_depth drops residual branches and block_type {family.name!r} has none"
+            )
+        if self.rank not in family.ranks:
+            raise ValueError(
+                f"block_type {family.name!r} builds for input ranks {list(family.ranks)}, and "
+                f"input_shape {list(self.input_shape)} has rank {self.rank}"
+            )
+        if self.rank == 1 and self.dropblock_rate > 0:
+            raise ValueError("dropblock_rate applies to conv inputs (rank 2 or 3), not to dense inputs")
+        return self
+
+    @property
+    def family(self) -> BlockFamily:
+        """The registered block family of ``block_type``."""
+        return get_block(self.block_type)
+
+    @property
+    def rank(self) -> int:
+        """1 for vectors (dense), 2 for sequences (Conv1D), 3 for images (Conv2D)."""
+        return len(self.input_shape)
+
+    @property
+    def stages(self) -> int:
+        return len(self.depths)
+
+    @property
+    def uses_preactivation(self) -> bool:
+        if self.preactivation is not None:
+            return self.preactivation
+        return bool(self.family.preactivation)
+
+    @property
+    def has_shortcuts(self) -> bool:
+        return self.family.has_shortcut
+
+    @property
+    def first_width(self) -> int:
+        return self.stem_width if self.stem_width is not None else self.widths[0]

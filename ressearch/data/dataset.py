@@ -1,0 +1,165 @@
+"""Load, split and preprocess a dataset for a study: :func:`load_dataset` and :class:`Dataset`.
+
+:func:`load_dataset` turns the ``data:`` section of a study file (:class:`DataConfig`) into a
+:class:`Dataset`: float32 model inputs, encoded targets, a validation split made once with a fixed
+seed (stratified for classification), and a JSON-safe preprocessing recipe that
+:func:`~ressearch.data.recipes.apply_preprocessing` re-applies to new raw rows. Every statistic
+(means, medians, categories) is learnt from the training split only. Must not print, train or
+know of Optuna. Bad data raises :class:`DataError`, one line naming the column, array or path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ressearch.config.data import DataConfig
+from ressearch.data.recipes import RECIPE_VERSION, Recipe, apply_preprocessing
+from ressearch.data.sources import LOADERS
+from ressearch.data.split import (
+    Task,
+    balanced_weights,
+    encode_target,
+    split_rows,
+    subsample,
+    take,
+    target_place,
+)
+from ressearch.errors import DataError
+
+__all__ = ["Dataset", "load_dataset"]
+
+Array = npt.NDArray[Any]
+
+
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value, so no field-wise ==
+class Dataset:
+    """A loaded, split and preprocessed dataset, ready for ``model.fit``.
+
+    ``y`` holds class indices ``0..k-1`` (int64) for classification, float32 values for
+    regression. ``preprocessing`` is the recipe :func:`apply_preprocessing` needs to turn new raw
+    rows into model inputs; ``summary`` says what was loaded, dropped, imputed and split. Both
+    are JSON-safe.
+    """
+
+    x_train: Array
+    y_train: Array
+    x_val: Array
+    y_val: Array
+    task: Task
+    class_names: tuple[str, ...]
+    class_weight: dict[int, float] | None
+    preprocessing: Recipe
+    summary: dict[str, Any]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(size) for size in self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        """The number of classes; 0 for regression."""
+        return len(self.class_names)
+
+    @property
+    def outputs(self) -> int:
+        """Units of the model's last layer: 1 for regression and two classes (sigmoid), else k."""
+        if self.task == "regression" or self.num_classes == 2:
+            return 1
+        return self.num_classes
+
+
+def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None) -> Dataset:
+    """Load, split and preprocess the data ``config`` describes.
+
+    The same config and seed give byte-identical arrays on every call, so the validation split
+    can be re-created later (for export) by calling this again.
+
+    Args:
+        config: The ``data:`` section of the study file.
+        seed: Seeds the subsample (``max_rows``) and the train/validation split.
+        base_dir: The folder relative paths resolve against (the study file's); default the
+            current directory.
+
+    Raises:
+        DataError: the data cannot be read or does not fit (one line naming what and where).
+
+    Example:
+        >>> dataset = load_dataset(DataConfig(source="builtin:iris"), seed=0)
+        >>> dataset.input_shape, dataset.outputs, dataset.task
+        ((4,), 3, 'classification')
+    """
+    raw = LOADERS[config.kind](config, base_dir)
+    rows_loaded = len(raw.y)
+    x, y = raw.x, raw.y
+    dropped: dict[str, int] = {}
+    missing = np.asarray(pd.isna(y), dtype=bool)
+    if missing.any():
+        dropped["missing_target"] = int(missing.sum())
+        keep = np.flatnonzero(~missing)
+        x, y = take(x, keep), y[keep]
+    if len(y) == 0:
+        raise DataError(f"{target_place(config, raw)}: no row has a target value")
+
+    task, codes, class_names = encode_target(y, config, raw)
+    if config.class_weight is not None and task == "regression":
+        raise DataError(
+            f"data.class_weight: 'balanced' needs a classification task, and {config.source} "
+            "holds a regression target"
+        )
+
+    notes: list[str] = []
+    rows = np.arange(len(codes))
+    if config.max_rows is not None and config.max_rows < len(rows):
+        rows = np.sort(subsample(codes, task, class_names, size=config.max_rows, seed=seed, notes=notes))
+        x, codes = take(x, rows), codes[rows]
+    train_rows, val_rows, stratified = split_rows(codes, task, class_names, config, seed=seed, notes=notes)
+    raw_train, raw_val = take(x, train_rows), take(x, val_rows)
+
+    recipe: Recipe = {
+        **raw.fit(raw_train),
+        "version": RECIPE_VERSION,
+        "source": config.source,
+        "target": raw.target,
+        "task": task,
+        "class_names": list(class_names),
+    }
+    x_train = apply_preprocessing(recipe, raw_train)
+    x_val = apply_preprocessing(recipe, raw_val)
+    y_train, y_val = codes[train_rows], codes[val_rows]
+
+    imputed: dict[str, int] = {}
+    if isinstance(x, pd.DataFrame):
+        counts = x.isna().sum()
+        imputed = {str(name): int(count) for name, count in counts.items() if count}
+    summary: dict[str, Any] = {
+        "source": config.source,
+        "task": task,
+        "rows_loaded": rows_loaded,
+        "rows_dropped": dropped,
+        "rows_used": len(codes),
+        "imputed": imputed,
+        "n_train": len(y_train),
+        "n_val": len(y_val),
+        "input_shape": list(x_train.shape[1:]),
+        "classes": list(class_names),
+        "stratified": stratified,
+        "notes": notes,
+    }
+    class_weight = balanced_weights(y_train, len(class_names)) if config.class_weight == "balanced" else None
+    return Dataset(
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        task=task,
+        class_names=class_names,
+        class_weight=class_weight,
+        preprocessing=recipe,
+        summary=summary,
+    )

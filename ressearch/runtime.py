@@ -1,0 +1,62 @@
+"""Process-wide settings that only entry points may change: environment, warnings, log levels.
+
+Importing ressearch changes nothing global, so a notebook, a test or a worker thread keeps the
+settings it had. The ``ressearch`` command (and ``python -m ressearch``) calls
+:func:`configure_runtime` once, before TensorFlow is imported; a script that wants the same quiet
+start calls it too. Must not import anything of ressearch but errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+__all__ = ["configure_runtime", "import_tensorflow_quietly", "quiet_optuna"]
+
+# Optuna marks heartbeats, grouped TPE and metric names experimental: nothing a user can act on.
+_EXPERIMENTAL = r".*(is an experimental feature|is experimental \(supported)"
+
+
+def configure_runtime(*, keras_backend: str = "tensorflow") -> None:
+    """Set what an entry point sets before TensorFlow loads; values already set are kept.
+
+    - ``KERAS_BACKEND`` (default ``tensorflow``) and ``TF_CPP_MIN_LOG_LEVEL=2`` (TensorFlow's C++
+      start-up chatter off), unless the environment has them;
+    - Optuna's "experimental feature" warnings ignored;
+    - Optuna's log level ERROR once Optuna is imported (see :func:`quiet_optuna`).
+    """
+    os.environ.setdefault("KERAS_BACKEND", keras_backend)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message=_EXPERIMENTAL)
+
+
+def quiet_optuna() -> None:
+    """Failed trials are reported by ressearch in one line, not as Optuna's tracebacks."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("optuna_integration").setLevel(logging.ERROR)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA stubs) kept off stderr.
+
+    Set RESSEARCH_TF_VERBOSE=1 to see it. Python errors still surface: only fd 2 is muted, and
+    only while the import and the first op run, at start-up before any thread of ours exists.
+    """
+    if "tensorflow" in sys.modules or os.environ.get("RESSEARCH_TF_VERBOSE"):
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.constant(1) + 1  # the CPU-feature notice comes with the first op
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

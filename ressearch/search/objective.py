@@ -1,0 +1,161 @@
+"""The objective of a ressearch study: sample, train, record; one call per trial.
+
+Each step is a method that can be used alone (a worker, a retry or a benchmark calls the pieces
+it needs). A trial that goes wrong raises :class:`TrialFailed` with one line saying why; Optuna
+marks it failed and the study goes on. Ctrl-C or SIGTERM marks the trial interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import optuna
+
+from ressearch.config.architecture import ArchitectureConfig
+from ressearch.config.study import StudyDefinition
+from ressearch.config.training import TrainConfig
+from ressearch.data.dataset import Dataset
+from ressearch.errors import ConfigError, TrialFailed
+from ressearch.redact import redact
+from ressearch.search.record import TrialRecord
+from ressearch.search.space import sample, sample_train
+from ressearch.storage.artifacts import open_artifact_store, upload_model
+
+if TYPE_CHECKING:
+    import keras
+
+    from ressearch.training.callbacks import CurveRecorder
+    from ressearch.training.fit import TrialResult
+
+__all__ = ["Objective", "SampledTrial", "worker_name"]
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process, recorded on each trial it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class SampledTrial:
+    """What one trial will train: its network, its training settings and its seed."""
+
+    architecture: ArchitectureConfig
+    train: TrainConfig
+    seed: int
+
+
+class Objective:
+    """Sample, train, record: one call per trial.
+
+    Example (a study that trains; see ``tests/search/test_objective.py``)::
+
+        objective = Objective(definition, dataset, artifacts=folder)
+        study.optimize(objective, n_trials=3, catch=(TrialFailed,))
+    """
+
+    def __init__(self, definition: StudyDefinition, dataset: Dataset, *, artifacts: Path) -> None:
+        self.definition = definition
+        self.dataset = dataset
+        self.store = open_artifact_store(artifacts)
+        self.running: set[int] = set()  # trial ids this process has in flight
+        self.worker = worker_name()
+
+    def sample(self, trial: optuna.Trial) -> SampledTrial:
+        """The trial's architecture, training settings and seed; recorded before training starts.
+
+        Raises:
+            TrialFailed: the sampled combination is impossible (it fails this trial alone).
+        """
+        try:
+            architecture = sample(
+                trial,
+                self.definition.space,
+                input_shape=self.dataset.input_shape,
+                outputs=self.dataset.outputs,
+                head="regression" if self.dataset.task == "regression" else "classification",
+            )
+            train = sample_train(trial, self.definition.train)
+        except ConfigError as error:
+            raise TrialFailed(f"sampled an impossible architecture: {error}") from None
+        sampled = SampledTrial(architecture, train, self.definition.settings.seed + trial.number)
+        TrialRecord.started(
+            architecture=architecture.to_dict(), train=train.to_dict(), seed=sampled.seed, worker=self.worker
+        ).write(trial)
+        return sampled
+
+    def callbacks(self, trial: optuna.Trial) -> list[keras.callbacks.Callback]:
+        """The pruning callback, where the study prunes on a per-epoch validation metric."""
+        settings = self.definition.settings
+        monitor = settings.objective_metrics[0]
+        if not (settings.uses_pruning and monitor.startswith("val_")):
+            return []
+        from optuna_integration import KerasPruningCallback
+
+        return [KerasPruningCallback(trial, monitor)]
+
+    def train(
+        self, trial: optuna.Trial, sampled: SampledTrial, recorder: CurveRecorder
+    ) -> tuple[TrialResult, str]:
+        """Train the sampled network and store the model as the trial's artifact.
+
+        Returns:
+            The training result and the model's artifact id.
+        """
+        from ressearch.training.fit import train_trial
+
+        with tempfile.TemporaryDirectory(prefix="ressearch-trial-") as folder:
+            model_path = Path(folder) / "model.keras"
+            try:
+                result = train_trial(
+                    sampled.architecture,
+                    sampled.train,
+                    self.dataset,
+                    seed=sampled.seed,
+                    callbacks=self.callbacks(trial),
+                    recorder=recorder,
+                    max_params=self.definition.settings.max_params,
+                    save_to=model_path,
+                )
+            except ConfigError as error:
+                raise TrialFailed(f"cannot train this trial's config: {error}") from None
+            return result, upload_model(self.store, model_path, trial)
+
+    def record(self, trial: optuna.Trial, result: TrialResult, artifact_id: str) -> float | list[float]:
+        """Write what the trial measured; its objective value(s)."""
+        TrialRecord(
+            model_artifact=artifact_id,
+            model_params=result.model_params,
+            metrics=result.metrics,
+            curve=result.curve,
+            epochs=result.epochs,
+            train_seconds=round(result.train_seconds, 3),
+        ).write(trial)
+        settings = self.definition.settings
+        values = [result.metrics[metric] for metric in settings.objective_metrics]
+        return values if settings.multi_objective else values[0]
+
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
+        from ressearch.training.callbacks import CurveRecorder
+
+        self.running.add(trial._trial_id)
+        recorder = CurveRecorder()
+        try:
+            sampled = self.sample(trial)
+            result, artifact_id = self.train(trial, sampled, recorder)
+            return self.record(trial, result, artifact_id)
+        except TrialFailed as error:
+            TrialRecord(fail_reason=redact(str(error)), curve=recorder.curve).write(trial)
+            raise
+        except optuna.TrialPruned:
+            TrialRecord(curve=recorder.curve, epochs=len(recorder.curve.get("loss", []))).write(trial)
+            raise
+        except KeyboardInterrupt:
+            TrialRecord.interruption().write(trial)
+            raise
+        finally:
+            self.running.discard(trial._trial_id)

@@ -1,0 +1,163 @@
+"""What ressearch stores in Optuna, in one place: :class:`TrialRecord` and :class:`StudyMeta`.
+
+A trial's record is a set of Optuna user attributes (the names optuna-dashboard shows: its
+architecture and training config, seed, worker, model artifact, parameter count, measured
+metrics, learning curve, ...); a study's metadata is one user attribute, ``ressearch``, holding
+the validated study file, the artifact folder and the data summary. This module is the only
+code that reads or writes them. Both are versioned: a record or metadata written by a newer
+ressearch is refused with one line instead of being misread.
+
+Names mean one thing: ``params`` is Optuna's, the sampled hyperparameters (``trial.params``);
+the parameter count of a network is ``model_params``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from ressearch._version import __version__
+from ressearch.config.study import StudyDefinition
+from ressearch.errors import ConfigError
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+__all__ = [
+    "INTERRUPTED_REASON",
+    "RECORD_VERSION",
+    "STUDY_ATTR",
+    "STUDY_META_VERSION",
+    "StudyMeta",
+    "TrialRecord",
+]
+
+RECORD_VERSION = 1
+STUDY_META_VERSION = 1
+STUDY_ATTR = "ressearch"
+INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM); not counted, it runs again"
+_VERSION_KEY = "record_version"
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """ressearch's user attributes of one trial; every field is optional (written as it happens).
+
+    ``to_attrs()`` gives the attributes to write (None fields left out), ``from_trial()`` reads
+    them back from any Optuna trial (a trial not made by ressearch gives an empty record).
+
+    Example:
+        >>> record = TrialRecord(seed=3, epochs=2)
+        >>> record.to_attrs()
+        {'seed': 3, 'epochs': 2}
+        >>> TrialRecord.from_attrs(record.to_attrs()) == record
+        True
+    """
+
+    version: int | None = None  # written once, when the trial starts
+    architecture: dict[str, Any] | None = None
+    train: dict[str, Any] | None = None
+    seed: int | None = None
+    worker: str | None = None  # host:pid, for studies run by several workers
+    model_artifact: str | None = None
+    model_params: int | None = None
+    metrics: dict[str, float] | None = None
+    curve: dict[str, list[float]] | None = None
+    epochs: int | None = None
+    train_seconds: float | None = None
+    fail_reason: str | None = None
+    interrupted: bool | None = None
+
+    def to_attrs(self) -> dict[str, Any]:
+        """The user attributes to write, JSON-safe, under the names the dashboard shows."""
+        attrs = {_key(name): value for name, value in asdict(self).items() if value is not None}
+        return attrs
+
+    @classmethod
+    def from_attrs(cls, attrs: dict[str, Any]) -> TrialRecord:
+        """Read a record from user attributes; keys of other tools are ignored."""
+        version = attrs.get(_VERSION_KEY)
+        if isinstance(version, int) and version > RECORD_VERSION:
+            raise ConfigError(
+                f"trial record version {version} is newer than this ressearch reads ({RECORD_VERSION}); "
+                "upgrade ressearch"
+            )
+        return cls(**{item.name: attrs.get(_key(item.name)) for item in fields(cls)})
+
+    @classmethod
+    def from_trial(cls, trial: FrozenTrial | optuna.Trial) -> TrialRecord:
+        return cls.from_attrs(trial.user_attrs)
+
+    def write(self, trial: optuna.Trial) -> None:
+        """Write this record's fields to a running trial."""
+        for key, value in self.to_attrs().items():
+            trial.set_user_attr(key, value)
+
+    def write_to_storage(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+        """Write this record's fields to a trial through its storage (one no process is running)."""
+        for key, value in self.to_attrs().items():
+            storage.set_trial_user_attr(trial_id, key, value)
+
+    @classmethod
+    def started(
+        cls, *, architecture: dict[str, Any], train: dict[str, Any], seed: int, worker: str
+    ) -> TrialRecord:
+        """What a trial records before it trains, so a running trial shows its network."""
+        return cls(version=RECORD_VERSION, architecture=architecture, train=train, seed=seed, worker=worker)
+
+    @classmethod
+    def interruption(cls) -> TrialRecord:
+        """Marks a trial stopped by Ctrl-C or SIGTERM: failed, not counted, run again."""
+        return cls(interrupted=True, fail_reason=INTERRUPTED_REASON)
+
+    @property
+    def is_interrupted(self) -> bool:
+        return bool(self.interrupted)
+
+
+def _key(name: str) -> str:
+    return _VERSION_KEY if name == "version" else name
+
+
+@dataclass(frozen=True)
+class StudyMeta:
+    """The ``ressearch`` user attribute of a study: what resuming and exporting need.
+
+    ``definition`` is the validated study file (data paths absolute), ``artifacts`` the folder of
+    trained models, ``data`` the data summary, ``preprocessing`` the recipe for new rows.
+    """
+
+    definition: dict[str, Any]
+    artifacts: str
+    data: dict[str, Any] = field(default_factory=dict)
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    class_names: list[str] = field(default_factory=list)
+    version: str = __version__  # the ressearch that wrote it
+    schema: int = STUDY_META_VERSION
+
+    def to_attrs(self) -> dict[str, Any]:
+        return {STUDY_ATTR: asdict(self)}
+
+    @classmethod
+    def from_study(cls, study: optuna.Study) -> StudyMeta | None:
+        """The metadata of ``study``; None for a study ressearch did not create."""
+        meta = study.user_attrs.get(STUDY_ATTR)
+        if not isinstance(meta, dict) or "definition" not in meta:
+            return None
+        schema = meta.get("schema", 1)
+        if isinstance(schema, int) and schema > STUDY_META_VERSION:
+            raise ConfigError(
+                f"study {study.study_name!r} was written by a newer ressearch (metadata schema {schema}); "
+                "upgrade ressearch"
+            )
+        known = {item.name for item in fields(cls)}
+        return cls(**{key: value for key, value in meta.items() if key in known})
+
+    def write(self, study: optuna.Study) -> None:
+        for key, value in self.to_attrs().items():
+            study.set_user_attr(key, value)
+
+    def study_definition(self) -> StudyDefinition:
+        """The study file as it was validated when the study was created or last resumed."""
+        return StudyDefinition.from_dict(self.definition)

@@ -1,0 +1,384 @@
+"""Create, resume and run studies: prepare, optimize, summarize.
+
+A ressearch study is an ordinary Optuna study whose :class:`StudyMeta` holds what resuming and
+exporting need, so both need only the storage and the study name. ``n_trials`` is the total
+the study should reach: a second run adds only the missing trials. :func:`run_study` is
+:func:`prepare` (storage, data, resumability, sampler and pruner, metadata), :func:`optimize`
+(trials until the total, a clean stop on Ctrl-C/SIGTERM) and :func:`summarize`; each can be
+used alone. Nothing here prints: callers get events.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from ressearch.config.study import StudyDefinition
+from ressearch.data.dataset import Dataset, load_dataset
+from ressearch.errors import ConfigError, RessearchError, TrialFailed
+from ressearch.redact import redact
+from ressearch.search.objective import Objective
+from ressearch.search.record import StudyMeta, TrialRecord
+from ressearch.search.samplers import make_pruner, make_sampler
+from ressearch.storage.artifacts import artifact_dir_for
+from ressearch.storage.studies import study_names
+from ressearch.storage.urls import open_storage, resolve_storage_url
+
+__all__ = [
+    "PreparedStudy",
+    "RunStart",
+    "RunSummary",
+    "TrialEvent",
+    "best_so_far",
+    "finished_trials",
+    "optimize",
+    "prepare",
+    "run_study",
+    "summarize",
+]
+
+_COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a run is about to do."""
+
+    name: str
+    storage: str  # redacted
+    target: int
+    done: int
+    created: bool
+    pruning: bool
+    multi_objective: bool
+    metrics: tuple[str, ...]
+    data: dict[str, Any]
+    best: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class TrialEvent:
+    """One finished trial, and where the study stands after it."""
+
+    number: int
+    state: str
+    values: list[float] | None
+    reason: str | None
+    done: int
+    target: int
+    best: list[float] | None
+    elapsed: float
+
+
+@dataclass
+class RunSummary:
+    """How a run ended."""
+
+    name: str
+    target: int
+    done_before: int
+    done: int = 0
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    interrupted: bool = False
+    best_number: int | None = None
+    best_values: list[float] | None = None
+    elapsed: float = 0.0
+    pareto: list[int] = field(default_factory=list)
+
+
+@dataclass
+class PreparedStudy:
+    """A study ready to run: created or resumed, its data loaded, its metadata written."""
+
+    definition: StudyDefinition
+    study: optuna.Study
+    dataset: Dataset
+    storage: str  # redacted
+    artifacts: Path
+    created: bool
+    done_before: int
+
+    def start_event(self) -> RunStart:
+        settings = self.definition.settings
+        return RunStart(
+            name=settings.name,
+            storage=self.storage,
+            target=settings.n_trials,
+            done=self.done_before,
+            created=self.created,
+            pruning=settings.uses_pruning,
+            multi_objective=settings.multi_objective,
+            metrics=settings.objective_metrics,
+            data=self.dataset.summary,
+            best=best_so_far(self.study)[1],
+        )
+
+
+def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Trials that count towards the total: complete, pruned, failed, but not interrupted."""
+    return [
+        trial
+        for trial in study.get_trials(deepcopy=False, states=_COUNTED)
+        if not TrialRecord.from_trial(trial).is_interrupted
+    ]
+
+
+def best_so_far(study: optuna.Study) -> tuple[int | None, list[float] | None, list[int]]:
+    """The best trial's number and value(s), and the Pareto set's numbers (several objectives)."""
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return None, None, []
+    if len(study.directions) > 1:
+        return None, None, [trial.number for trial in study.best_trials]
+    best = study.best_trial
+    return best.number, [float(best.value)] if best.value is not None else None, [best.number]
+
+
+def _check_resumable(study: optuna.Study, definition: StudyDefinition) -> StudyMeta:
+    meta = StudyMeta.from_study(study)
+    name = definition.settings.name
+    if meta is None:
+        raise ConfigError(
+            f"study.name: study {name!r} exists but was not created by ressearch; choose another name"
+        )
+    stored = meta.study_definition()
+    if stored.data != definition.data:
+        raise ConfigError(
+            f"data: study {name!r} was created with data {stored.data.to_dict()}; this file has "
+            f"{definition.data.to_dict()}. Resuming on other data would mix results: use a new study.name"
+        )
+    if stored.settings.objective_metrics != definition.settings.objective_metrics or (
+        stored.settings.objective_directions != definition.settings.objective_directions
+    ):
+        raise ConfigError(
+            f"study.metric: study {name!r} optimises {list(stored.settings.objective_metrics)} "
+            f"({', '.join(stored.settings.objective_directions)}); this file asks for "
+            f"{list(definition.settings.objective_metrics)}: use a new study.name"
+        )
+    if stored.settings.seed != definition.settings.seed:
+        raise ConfigError(
+            f"study.seed: study {name!r} was created with seed {stored.settings.seed}, which fixes its "
+            f"validation split; this file has {definition.settings.seed}"
+        )
+    return meta
+
+
+def prepare(
+    definition: StudyDefinition,
+    *,
+    storage: str | None = None,
+    artifacts: str | Path | None = None,
+) -> PreparedStudy:
+    """Open the storage, load the data, and create the study or check that it can be resumed.
+
+    Bad data, a metric the task cannot measure or a study that cannot be resumed with this file
+    raise before anything is written.
+    """
+    settings = definition.settings
+    url = resolve_storage_url(storage)
+    backend = open_storage(url)
+    dataset = load_dataset(definition.data, seed=settings.seed)
+    from ressearch.training.compile import check_task
+
+    check_task(settings.objective_metrics, dataset, label_smoothing="label_smoothing" in definition.train)
+    created = settings.name not in study_names(backend)
+    existing = 0
+    previous_meta = None
+    if not created:
+        previous = optuna.load_study(study_name=settings.name, storage=backend)
+        previous_meta = _check_resumable(previous, definition)
+        existing = len(previous.trials)
+    # The sampler's seed moves on with the study, so a resumed run does not replay old samples.
+    sampler = make_sampler(
+        settings.sampler,
+        seed=settings.seed + existing,
+        multi_objective=settings.multi_objective,
+        grid=definition.grid() if settings.sampler == "grid" else None,
+    )
+    study = optuna.create_study(
+        study_name=settings.name,
+        storage=backend,
+        sampler=sampler,
+        pruner=make_pruner(settings.pruner, enabled=settings.uses_pruning),
+        directions=list(settings.objective_directions),
+        load_if_exists=True,
+    )
+    if artifacts:
+        folder = Path(artifacts).resolve()
+    elif previous_meta is not None:
+        folder = Path(previous_meta.artifacts)
+    else:
+        folder = artifact_dir_for(url)
+    StudyMeta(
+        definition=definition.to_dict(),
+        artifacts=str(folder),
+        data=dataset.summary,
+        preprocessing=dataset.preprocessing,
+        class_names=list(dataset.class_names),
+    ).write(study)
+    if created:
+        study.set_metric_names(list(settings.objective_metrics))
+    return PreparedStudy(
+        definition=definition,
+        study=study,
+        dataset=dataset,
+        storage=redact(url),
+        artifacts=folder,
+        created=created,
+        done_before=len(finished_trials(study)),
+    )
+
+
+@contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM (a supervisor, `kill`) stop a run cleanly.
+
+    SIGINT is installed explicitly: a process started in the background, or under `timeout`,
+    inherits it ignored, and Python then never raises KeyboardInterrupt.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def optimize(
+    prepared: PreparedStudy,
+    *,
+    on_trial: Callable[[TrialEvent], None] | None = None,
+    objective: Objective | None = None,
+) -> bool:
+    """Run trials until the study has ``n_trials`` counted trials (or its timeout passes).
+
+    Ctrl-C and SIGTERM end the run cleanly: the interrupted trial is marked FAIL with
+    ``interrupted`` set (it does not count, so a later run replaces it) and no trial this
+    process ran is left RUNNING.
+
+    Returns:
+        True if the run was interrupted.
+    """
+    settings = prepared.definition.settings
+    study = prepared.study
+    objective = objective or Objective(prepared.definition, prepared.dataset, artifacts=prepared.artifacts)
+    started = time.monotonic()
+
+    def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        done = len(finished_trials(study))
+        if done >= settings.n_trials:
+            study.stop()
+        record = TrialRecord.from_trial(trial)
+        if on_trial and not record.is_interrupted:
+            on_trial(
+                TrialEvent(
+                    number=trial.number,
+                    state=trial.state.name,
+                    values=list(trial.values) if trial.values else None,
+                    reason=record.fail_reason,
+                    done=done,
+                    target=settings.n_trials,
+                    best=best_so_far(study)[1],
+                    elapsed=time.monotonic() - started,
+                )
+            )
+
+    remaining = settings.n_trials - len(finished_trials(study))
+    if remaining <= 0:
+        return False
+    try:
+        with _signals_as_interrupt():
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=settings.timeout,
+                catch=(TrialFailed,),
+                callbacks=[after_trial],
+                gc_after_trial=True,
+            )
+    except KeyboardInterrupt:
+        _fail_running(study, objective.running)
+        return True
+    return False
+
+
+def summarize(prepared: PreparedStudy, *, interrupted: bool = False, elapsed: float = 0.0) -> RunSummary:
+    """Where the study stands: counted trials by state, the best trial or the Pareto set."""
+    study = prepared.study
+    settings = prepared.definition.settings
+    trials = study.get_trials(deepcopy=False)
+    summary = RunSummary(
+        name=settings.name,
+        target=settings.n_trials,
+        done_before=prepared.done_before,
+        done=len(finished_trials(study)),
+        complete=sum(trial.state == TrialState.COMPLETE for trial in trials),
+        pruned=sum(trial.state == TrialState.PRUNED for trial in trials),
+        failed=sum(
+            trial.state == TrialState.FAIL and not TrialRecord.from_trial(trial).is_interrupted
+            for trial in trials
+        ),
+        interrupted=interrupted,
+        elapsed=elapsed,
+    )
+    summary.best_number, summary.best_values, summary.pareto = best_so_far(study)
+    return summary
+
+
+def run_study(
+    definition: StudyDefinition,
+    *,
+    storage: str | None = None,
+    artifacts: str | Path | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    on_start: Callable[[RunStart], None] | None = None,
+    on_trial: Callable[[TrialEvent], None] | None = None,
+) -> RunSummary:
+    """Create the study, or resume it, and run trials until it has ``n_trials`` in all.
+
+    :func:`prepare`, then :func:`optimize`, then :func:`summarize`; see each.
+
+    Example (trains two small networks, about ten seconds)::
+
+        from ressearch.config import load_study_file
+        summary = run_study(load_study_file("studies/quickstart.yaml"), n_trials=2)
+    """
+    prepared = prepare(
+        definition.with_overrides(n_trials=n_trials, timeout=timeout), storage=storage, artifacts=artifacts
+    )
+    if on_start:
+        on_start(prepared.start_event())
+    started = time.monotonic()
+    interrupted = optimize(prepared, on_trial=on_trial)
+    return summarize(prepared, interrupted=interrupted, elapsed=time.monotonic() - started)
+
+
+def _fail_running(study: optuna.Study, trial_ids: set[int]) -> None:
+    """Mark trials this process left RUNNING (interrupted outside the objective) as FAIL."""
+    storage = study._storage
+    for trial_id in list(trial_ids):
+        try:
+            if storage.get_trial(trial_id).state == TrialState.RUNNING:
+                TrialRecord.interruption().write_to_storage(storage, trial_id)
+                storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        except (RessearchError, RuntimeError, ValueError):
+            continue

@@ -1,0 +1,43 @@
+"""Optuna samplers and pruners by the names a study file uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+from ressearch.errors import ConfigError
+
+__all__ = ["make_pruner", "make_sampler"]
+
+
+def make_sampler(
+    name: str, *, seed: int | None, multi_objective: bool, grid: dict[str, list[Any]] | None = None
+) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler called ``name`` (tpe, random, cmaes, qmc, nsga2, grid)."""
+    if name == "grid":
+        if not grid:
+            raise ConfigError("study.sampler: grid needs the study's lists of choices")
+        return optuna.samplers.GridSampler(grid, seed=seed)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "cmaes":
+        if multi_objective:
+            raise ConfigError("study.sampler: cmaes optimises one objective; use tpe or nsga2 for metrics")
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+    return optuna.samplers.NSGAIISampler(seed=seed)
+
+
+def make_pruner(name: str, *, enabled: bool) -> optuna.pruners.BasePruner:
+    """The Optuna pruner called ``name``; NopPruner where pruning is off (several objectives)."""
+    if not enabled or name == "none":
+        return optuna.pruners.NopPruner()
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    return optuna.pruners.HyperbandPruner(min_resource=1)

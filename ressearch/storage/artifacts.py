@@ -1,0 +1,81 @@
+"""Where trained models live: the artifact folder of a storage, and the Optuna artifact store.
+
+Optuna artifacts on the file system; a trial's model is uploaded once and downloaded by export
+and the dashboard. No Keras: files only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ressearch.errors import StorageError
+from ressearch.storage.urls import resolve_storage_url
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.artifacts import FileSystemArtifactStore
+
+__all__ = ["ARTIFACTS_ENV", "artifact_dir_for", "download_model", "open_artifact_store", "upload_model"]
+
+ARTIFACTS_ENV = "RESSEARCH_ARTIFACTS"
+
+
+def artifact_dir_for(url: str | None, artifacts: str | Path | None = None) -> Path:
+    """Where trained models are stored: ``artifacts``, else ``$RESSEARCH_ARTIFACTS``, else beside
+    the SQLite file (``NAME.db.artifacts``) or ``./ressearch-artifacts`` for PostgreSQL.
+
+    Workers on several machines need a shared folder here (or set ``$RESSEARCH_ARTIFACTS``).
+    """
+    chosen = artifacts or os.environ.get(ARTIFACTS_ENV)
+    if chosen:
+        return Path(chosen).expanduser().resolve()
+    resolved = resolve_storage_url(url)
+    if resolved.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(resolved).database or "ressearch.db"
+        return Path(database).expanduser().resolve().with_name(Path(database).name + ".artifacts")
+    return Path("ressearch-artifacts").resolve()
+
+
+def open_artifact_store(path: str | Path) -> FileSystemArtifactStore:
+    """The file-system artifact store at ``path`` (created if missing)."""
+    from optuna.artifacts import FileSystemArtifactStore
+
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"artifacts: cannot create {folder}: {error.strerror}") from None
+    return FileSystemArtifactStore(str(folder))
+
+
+def upload_model(store: FileSystemArtifactStore, path: Path, trial: optuna.Trial) -> str:
+    """Store the model file at ``path`` as an artifact of ``trial``; its artifact id."""
+    import optuna
+
+    return str(
+        optuna.artifacts.upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=trial)
+    )
+
+
+def download_model(folder: Path, artifact_id: str, destination: Path, *, trial_number: int) -> None:
+    """Copy the artifact ``artifact_id`` from the store at ``folder`` to ``destination``.
+
+    Raises:
+        StorageError: the artifact is not in that folder (a study moved, or the wrong --artifacts).
+    """
+    import optuna
+
+    store = open_artifact_store(folder)
+    try:
+        optuna.artifacts.download_artifact(
+            artifact_store=store, file_path=str(destination), artifact_id=artifact_id
+        )
+    except Exception as error:  # the store raises its own not-found errors
+        raise StorageError(
+            f"artifacts: the model of trial {trial_number} ({artifact_id}) is not in {folder}: "
+            f"{type(error).__name__}; pass --artifacts DIR where the study's models are"
+        ) from None

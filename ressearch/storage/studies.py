@@ -1,0 +1,38 @@
+"""Studies in a storage: their names, and loading one by name with a clear error."""
+
+from __future__ import annotations
+
+import optuna
+
+from ressearch.errors import StudyNotFoundError
+from ressearch.storage.urls import open_storage
+
+__all__ = ["load_study", "study_names"]
+
+
+def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
+    """The names of the studies in ``storage``, in creation order."""
+    return [
+        summary.study_name for summary in optuna.get_all_study_summaries(storage, include_best_trial=False)
+    ]
+
+
+def load_study(name: str, storage: str | optuna.storages.BaseStorage | None = None) -> optuna.Study:
+    """The study ``name``; an unknown name lists the studies the storage has.
+
+    ``storage`` is a URL (see :func:`~ressearch.storage.resolve_storage_url`) or an open storage.
+
+    Raises:
+        StudyNotFoundError: no study of that name.
+        StorageError: the storage cannot be opened.
+    """
+    backend = (
+        storage
+        if isinstance(storage, optuna.storages.BaseStorage)
+        else open_storage(storage, heartbeat=False)
+    )
+    names = study_names(backend)
+    if name not in names:
+        known = ", ".join(sorted(names)) or "none"
+        raise StudyNotFoundError(f"study {name!r} is not in the storage; it has: {known}")
+    return optuna.load_study(study_name=name, storage=backend)

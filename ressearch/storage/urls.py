@@ -1,0 +1,96 @@
+"""Storage URLs -> Optuna storages; defaults, validation and redaction.
+
+The storage is ``--storage URL``, else ``RESSEARCH_STORAGE``, else ``sqlite:///ressearch.db`` in the
+current directory. SQLite (the embedded default) and PostgreSQL (through psycopg 3) are
+supported. Passwords never leave this module unredacted: every error names the URL through
+:func:`ressearch.redact.redact`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ressearch.errors import StorageError
+from ressearch.redact import redact
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "open_storage", "resolve_storage_url"]
+
+DEFAULT_STORAGE = "sqlite:///ressearch.db"
+STORAGE_ENV = "RESSEARCH_STORAGE"
+_SQLITE_TIMEOUT_S = 60
+_HEARTBEAT_INTERVAL_S = 30
+_GRACE_PERIOD_S = 120
+
+
+def resolve_storage_url(url: str | None = None) -> str:
+    """``url`` if given, else ``$RESSEARCH_STORAGE``, else the SQLite file in the current directory.
+
+    ``postgresql://`` and ``postgres://`` URLs are given the psycopg 3 driver.
+    """
+    chosen = url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(chosen)
+    except ArgumentError:
+        raise StorageError(
+            f"storage: {redact(chosen)!r} is not a database URL; use sqlite:///PATH.db or "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        backend = "postgresql"
+    if backend not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"storage: {redact(chosen)!r} uses {backend!r}; ressearch supports sqlite and postgresql"
+        )
+    if backend == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        return parsed.render_as_string(hide_password=False)
+    database = parsed.database
+    if not database or database == ":memory:":
+        raise StorageError(
+            "storage: SQLite needs a file (sqlite:///PATH.db); an in-memory database keeps nothing"
+        )
+    folder = Path(database).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise StorageError(f"storage: the folder {folder} of {redact(chosen)!r} does not exist")
+    return chosen
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # Several workers on one SQLite file wait for the lock instead of failing at once.
+        return {"connect_args": {"timeout": _SQLITE_TIMEOUT_S}}
+    # Optuna pre-pings only MySQL; long trials outlive idle PostgreSQL connections too.
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+
+
+def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.storages.RDBStorage:
+    """An Optuna RDB storage for ``url`` (see :func:`resolve_storage_url`).
+
+    With ``heartbeat``, running trials send heartbeats, so a trial whose worker died is failed
+    by the next worker instead of staying RUNNING forever.
+
+    Raises:
+        StorageError: the URL is malformed or the database cannot be reached.
+    """
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    resolved = resolve_storage_url(url)
+    kwargs: dict[str, Any] = {}
+    if heartbeat:
+        kwargs = {"heartbeat_interval": _HEARTBEAT_INTERVAL_S, "grace_period": _GRACE_PERIOD_S}
+    try:
+        return optuna.storages.RDBStorage(resolved, engine_kwargs=_engine_kwargs(resolved), **kwargs)
+    except (SQLAlchemyError, OSError, RuntimeError) as error:
+        reason = redact(str(getattr(error, "orig", None) or error)).strip().splitlines()
+        first = reason[0] if reason else type(error).__name__
+        raise StorageError(f"storage: cannot open {redact(resolved)!r}: {first}") from None

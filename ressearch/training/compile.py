@@ -1,0 +1,96 @@
+"""Compile a trial's model: the loss and metrics of the task, the optimiser and its schedule.
+
+The metric names Keras logs (``val_accuracy``, ``val_auc``, ``val_rmse``, ...) are the names a
+study optimises, so nothing translates between them. Keras only: no Optuna, no storage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from ressearch.config.training import TrainConfig
+from ressearch.data.dataset import Dataset
+from ressearch.errors import ConfigError
+
+__all__ = ["check_task", "compile_model", "targets", "task_kind"]
+
+# Which validation metrics each task can report, and the Keras metric behind each.
+_TASK_METRICS = {
+    "binary": ("val_accuracy", "val_loss", "val_auc"),
+    "multiclass": ("val_accuracy", "val_loss"),
+    "regression": ("val_rmse", "val_loss"),
+}
+_ALWAYS = ("model_params", "latency")
+
+
+def task_kind(dataset: Dataset) -> str:
+    if dataset.task == "regression":
+        return "regression"
+    return "binary" if dataset.outputs == 1 else "multiclass"
+
+
+def check_task(metrics: Sequence[str], dataset: Dataset, *, label_smoothing: bool = False) -> None:
+    """Fail before any trial (and before a study is created) if the study does not fit the task:
+    a metric the task cannot measure, or label smoothing on sparse multiclass labels."""
+    kind = task_kind(dataset)
+    if label_smoothing and kind != "binary":
+        raise ConfigError(f"train.label_smoothing: supported for binary tasks only, and this task is {kind}")
+    allowed = (*_TASK_METRICS[kind], *_ALWAYS)
+    for metric in metrics:
+        if metric not in allowed:
+            raise ConfigError(
+                f"study.metric: {metric} cannot be measured on a {kind} task; use one of {', '.join(allowed)}"
+            )
+
+
+def _optimizer(train: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    learning_rate: Any = train.learning_rate
+    if train.schedule == "cosine":
+        total = max(1, train.epochs * steps_per_epoch)
+        warmup = train.warmup_epochs * steps_per_epoch
+        if warmup:
+            learning_rate = keras.optimizers.schedules.CosineDecay(
+                0.0, total - warmup, warmup_target=train.learning_rate, warmup_steps=warmup
+            )
+        else:
+            learning_rate = keras.optimizers.schedules.CosineDecay(train.learning_rate, total)
+    common: dict[str, Any] = {"learning_rate": learning_rate, "clipnorm": train.clipnorm}
+    if train.weight_decay:
+        common["weight_decay"] = train.weight_decay
+    if train.optimizer == "adam":
+        return keras.optimizers.Adam(**common)
+    if train.optimizer == "adamw":
+        return keras.optimizers.AdamW(**{"weight_decay": 0.0, **common})
+    if train.optimizer == "sgd":
+        return keras.optimizers.SGD(momentum=train.momentum, nesterov=train.momentum > 0, **common)
+    return keras.optimizers.RMSprop(momentum=train.momentum, **common)
+
+
+def compile_model(model: keras.Model, train: TrainConfig, dataset: Dataset) -> None:
+    """Loss and metrics for the dataset's task; the metric names match the study's metrics."""
+    kind = task_kind(dataset)
+    steps = max(1, math.ceil(len(dataset.x_train) / train.batch_size))
+    metrics: list[Any]
+    if kind == "regression":
+        loss: Any = keras.losses.MeanSquaredError()
+        metrics = [keras.metrics.RootMeanSquaredError(name="rmse")]
+    elif kind == "binary":
+        loss = keras.losses.BinaryCrossentropy(label_smoothing=train.label_smoothing)
+        metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+    else:
+        if train.label_smoothing:
+            raise ConfigError("train.label_smoothing: supported for binary tasks only (sparse labels)")
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    model.compile(optimizer=_optimizer(train, steps), loss=loss, metrics=metrics)
+
+
+def targets(dataset: Dataset, y: np.ndarray) -> np.ndarray:
+    if task_kind(dataset) == "binary":
+        return y.astype("float32").reshape(-1, 1)
+    return y

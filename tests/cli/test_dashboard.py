@@ -1,0 +1,68 @@
+"""`ressearch dashboard` serves the storage and the trained models to optuna-dashboard."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ressearch.search import TrialRecord
+from ressearch.storage import load_study
+from tests.helpers import tiny_study, wait_for
+from tests.search.helpers import RESSEARCH
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_dashboard_serves_the_storage_and_the_models(write_study, unique_name, tmp_path: Path):
+    storage = f"sqlite:///{tmp_path / 'dash.db'}"
+    ran = subprocess.run(
+        [
+            *RESSEARCH,
+            "run",
+            str(write_study(tiny_study(unique_name, study={"n_trials": 1}))),
+            "--storage",
+            storage,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    trial = load_study(unique_name, storage).trials[0]
+    port = free_port()
+    process = subprocess.Popen(
+        [*RESSEARCH, "dashboard", "--storage", storage, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> bytes | None:
+        try:
+            with urllib.request.urlopen(base + path, timeout=2) as response:
+                return bytes(response.read())
+        except OSError:
+            return None
+
+    try:
+        listed = json.loads(wait_for(lambda: get("/api/studies"), 90, "the dashboard to answer"))
+        summaries = listed["study_summaries"]
+        assert [item["study_name"] for item in summaries] == [unique_name]
+        study_id = summaries[0]["study_id"]
+        model = get(f"/artifacts/{study_id}/{trial._trial_id}/{TrialRecord.from_trial(trial).model_artifact}")
+        assert model is not None and model[:2] == b"PK"  # a .keras file is a zip archive
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

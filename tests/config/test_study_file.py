@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ressearch import StudyFileError
+from ressearch.config import load_study_file
+from tests.helpers import tiny_study
+
+STUDIES = sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=[path.stem for path in STUDIES])
+def test_every_shipped_study_file_validates(path):
+    definition = load_study_file(path)
+    assert definition.settings.name == path.stem
+
+
+def test_seed_documents_are_studies():
+    names = {path.stem for path in STUDIES}
+    assert {
+        "quickstart",
+        "tabular-breast-cancer",
+        "cifar10-resnet-vs-plain",
+        "cifar10-preact-dropblock",
+        "cifar10-ror-wrn",
+    } <= names
+
+
+def test_relative_data_paths_resolve_against_the_study_file(write_study, tmp_path):
+    study = tiny_study("paths")
+    study["data"] = {"source": "csv:data/rows.csv", "target": "y"}
+    definition = load_study_file(write_study(study))
+    assert definition.data.source == f"csv:{tmp_path / 'data' / 'rows.csv'}"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"study": {"metrics": ["val_accuracy", "model_params"]}}, "give exactly one of metric"),
+        (
+            {"study": {"direction": None, "metric": None, "metrics": ["model_params", "model_params"]}},
+            "metrics repeats",
+        ),
+        (
+            {"study": {"sampler": "grid"}, "space": {"width": {"low": 4, "high": 8}}},
+            "space.width: sampler grid",
+        ),
+        ({"study": {"sampler": "grid", "n_trials": 9}}, "study.n_trials: the grid has 8 points"),
+        ({"data": {"validation_split": 1.5}}, "data.validation_split"),
+        ({"extra": {}}, "extra: unknown key"),
+    ],
+)
+def test_study_file_errors_name_file_and_key(write_study, change, message):
+    study = tiny_study("bad")
+    for section, values in change.items():
+        study[section] = {
+            key: value for key, value in {**study.get(section, {}), **values}.items() if value is not None
+        }
+    path = write_study(study)
+    with pytest.raises(StudyFileError) as raised:
+        load_study_file(path)
+    assert str(raised.value).startswith(f"{path}: ")
+    assert message in str(raised.value)

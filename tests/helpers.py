@@ -1,0 +1,76 @@
+"""Helpers shared by the tests: a tiny real study, one-line errors, the CLI in-process, waiting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+T = TypeVar("T")
+
+_runner = CliRunner()
+
+
+def tiny_study(name: str, **sections: Any) -> dict[str, Any]:
+    """A real study that trains in seconds: digits, a few hundred rows, a small conv ResNet."""
+    study = {
+        "study": {
+            "name": name,
+            "direction": "maximize",
+            "metric": "val_accuracy",
+            "sampler": "random",
+            "pruner": "median",
+            "n_trials": 2,
+            "seed": 0,
+        },
+        "data": {"source": "builtin:digits", "max_rows": 400, "validation_split": 0.25},
+        "space": {
+            "block_type": ["basic", "preact", "bottleneck", "plain"],
+            "stages": 1,
+            "depth": 1,
+            "width": [4, 8],
+            "expansion": 1.0,
+        },
+        "train": {"epochs": 2, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.01},
+    }
+    for section, values in sections.items():
+        study[section] = {**study.get(section, {}), **values}
+    return study
+
+
+def one_line(error: BaseException | str) -> str:
+    """The message of ``error`` (or a captured stderr), asserted to be exactly one line."""
+    message = str(error).strip()
+    assert message, "expected a message, got nothing"
+    assert len(message.splitlines()) == 1, f"expected one line, got:\n{message}"
+    assert "Traceback" not in message
+    return message
+
+
+def cli(*args: Any) -> Result:
+    """Run the ``ressearch`` command in-process with ``args``."""
+    from ressearch.cli import app
+
+    return _runner.invoke(app, [str(arg) for arg in args])
+
+
+def user_error(*args: Any) -> str:
+    """Run a command that must fail as a user mistake: exit code 2 and one line on stderr."""
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    return one_line(result.stderr)
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
+    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}")

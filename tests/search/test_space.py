@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from ressearch import ArchitectureConfig, ConfigError, TrainConfig
+from ressearch.config.space import ArchitectureSpace, Choice, Fixed, Range, TrainSpace
+from ressearch.search import TrialRecord
+from ressearch.search.space import sample, sample_train
+
+ISSUE_SPACE = {
+    "block_type": ["basic", "preact", "bottleneck", "plain"],
+    "stages": {"low": 1, "high": 3},
+    "depth": {"low": 1, "high": 4},
+    "width": {"low": 16, "high": 128, "log": True},
+    "skip_length": [1, 2, 3],
+    "dropout": {"low": 0.0, "high": 0.5},
+    "ror_levels": [0, 1, 2],
+    "expansion": [0.5, 4.0],
+    "stochastic_depth": {"low": 0.0, "high": 0.2},
+}
+
+
+def test_parse_scalars_lists_and_ranges():
+    space = ArchitectureSpace.from_dict(ISSUE_SPACE)
+    assert space.dimensions["block_type"] == Choice(("basic", "preact", "bottleneck", "plain"))
+    assert space.dimensions["width"] == Range(16, 128, log=True)
+    assert space.dimensions["dropout"] == Range(0.0, 0.5)
+    assert ArchitectureSpace.from_dict({"shortcut": "identity"}).dimensions["shortcut"] == Fixed("identity")
+    assert ArchitectureSpace.from_dict(space.to_dict()) == space
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"blok_type": ["basic"]}, "space.blok_type: unknown key (did you mean 'block_type'?)"),
+        ({"width": {"low": 128, "high": 16}}, "space.width: `low <= high` must hold, got low=128, high=16"),
+        ({"block_type": ["basic", "dense"]}, "space.block_type[1]: Input should be 'basic', 'preact'"),
+        ({"block_type": {"low": 1, "high": 2}}, "space.block_type: a range needs a numeric key"),
+        ({"width": {"low": 0, "high": 8, "log": True}}, "space.width.low: must be an integer from 1"),
+        ({"dropout": {"low": 0.0, "high": 0.5, "log": True}}, "space.dropout.low: a log range needs low > 0"),
+        ({"depth": {"low": 1.5, "high": 3}}, "space.depth.low: must be an integer for this key"),
+        ({"depth": {"low": 1}}, "space.depth: a range needs both low and high"),
+        ({"depth": {"low": 1, "high": 3, "stpe": 1}}, "space.depth.stpe: unknown key in a range"),
+        ({"skip_length": []}, "space.skip_length: a list of choices cannot be empty"),
+        ({"dropout": 1.2}, "space.dropout: Input should be less than 1"),
+        ({"preset": "resnet21"}, "space.preset: preset resnet21: the depth must be 6n+2"),
+        ({"block_type": ["plain"], "ror_levels": [0, 3]}, "space.ror_levels: 3 keeps the block shortcuts"),
+    ],
+)
+def test_bad_spaces_are_one_clear_line(section, message):
+    with pytest.raises(ConfigError) as raised:
+        ArchitectureSpace.from_dict(section)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_train_space_rejects_architecture_keys():
+    with pytest.raises(ConfigError, match="train.width: unknown key"):
+        TrainSpace.from_dict({"width": 3})
+
+
+@pytest.mark.parametrize("input_shape", [(10,), (8, 8, 1)])
+def test_fixed_trial_reproduces_every_stored_config(input_shape):
+    space = ArchitectureSpace.from_dict({**ISSUE_SPACE, "dropblock_rate": {"low": 0.0, "high": 0.2}})
+    train = TrainSpace.from_dict(
+        {
+            "optimizer": ["adam", "sgd"],
+            "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True},
+            "momentum": [0.8, 0.9],
+        }
+    )
+    stored = {}
+
+    def objective(trial):
+        config = sample(trial, space, input_shape=input_shape, outputs=3)
+        TrialRecord(architecture=config.to_dict(), train=sample_train(trial, train).to_dict()).write(trial)
+        return 0.0
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    study.optimize(objective, n_trials=25)
+    for trial in study.trials:
+        record = TrialRecord.from_trial(trial)
+        stored = ArchitectureConfig.from_dict(record.architecture)
+        again = sample(optuna.trial.FixedTrial(trial.params), space, input_shape=input_shape, outputs=3)
+        assert again == stored
+        assert sample_train(optuna.trial.FixedTrial(trial.params), train) == TrainConfig.from_dict(
+            record.train
+        )
+        # Parameters that belong to one block type are sampled only under it.
+        assert ("expansion" in trial.params) == (stored.block_type == "bottleneck")
+        assert ("stochastic_depth" in trial.params) == (stored.block_type != "plain")
+        assert ("dropblock_rate" in trial.params) == (len(input_shape) > 1)
+        assert ("momentum" in trial.params) == (trial.params["optimizer"] == "sgd")
+        assert len(stored.depths) == trial.params["stages"]
+
+
+def test_presets_seed_a_space_and_keys_override_them():
+    space = ArchitectureSpace.from_dict({"preset": "seed-resnet", "block_type": ["basic", "plain"]})
+    config = sample(
+        optuna.trial.FixedTrial({"block_type": "plain"}), space, input_shape=(8, 8, 1), outputs=10
+    )
+    assert config.block_type == "plain"
+    assert config.depths == (2, 5, 5, 2) and config.widths == (64, 128, 256, 512)
+    assert config.input_shape == (8, 8, 1)
+    choices = ArchitectureSpace.from_dict({"preset": ["resnet20", "wrn-16-2"]})
+    wide = sample(optuna.trial.FixedTrial({"preset": "wrn-16-2"}), choices, input_shape=(8, 8, 1), outputs=10)
+    assert wide.name == "wrn-16-2" and wide.widths == (32, 64, 128)
+
+
+def test_width_growth_and_head_layers():
+    space = ArchitectureSpace.from_dict(
+        {"stages": 3, "width": 8, "width_growth": 1.5, "head_layers": 2, "head_width": 32}
+    )
+    config = sample(optuna.trial.FixedTrial({}), space, input_shape=(5,), outputs=1)
+    assert config.widths == (8, 12, 18)
+    assert config.head_units == (32, 32)

@@ -1,0 +1,57 @@
+"""One trial's training on real data: metrics, failures that fail one trial alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from ressearch import ArchitectureConfig, ConfigError, TrainConfig, TrialFailed
+from ressearch.data import DataConfig, load_dataset
+from ressearch.training import check_task, train_trial
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset(DataConfig(source="builtin:digits", max_rows=300, flatten=True), seed=0)
+
+
+def tiny(dataset) -> ArchitectureConfig:
+    return ArchitectureConfig(
+        input_shape=dataset.input_shape, outputs=dataset.outputs, depths=(1,), widths=(16,)
+    )
+
+
+def test_loss_falls_and_metrics_are_recorded(digits, tmp_path):
+    train = TrainConfig(epochs=3, batch_size=32, learning_rate=0.01, schedule="cosine", warmup_epochs=1)
+    result = train_trial(tiny(digits), train, digits, seed=0, save_to=tmp_path / "m.keras")
+    assert result.curve["loss"][-1] < result.curve["loss"][0]
+    assert set(result.metrics) >= {"val_accuracy", "val_loss", "model_params", "latency"}
+    assert result.metrics["val_accuracy"] > 0.5
+    assert (tmp_path / "m.keras").stat().st_size > 0
+
+
+def test_nan_loss_fails_the_trial():
+    diabetes = load_dataset(DataConfig(source="builtin:diabetes"), seed=0)
+    config = ArchitectureConfig(
+        input_shape=diabetes.input_shape,
+        outputs=1,
+        head="regression",
+        depths=(1,),
+        widths=(16,),
+        normalization="none",
+    )
+    exploding = TrainConfig(epochs=3, optimizer="sgd", learning_rate=1.0, momentum=0.9)
+    with pytest.raises(TrialFailed, match="the training loss became nan at epoch 1"):
+        train_trial(config, exploding, diabetes, seed=0)
+
+
+def test_model_over_the_size_limit_fails_before_training(digits):
+    with pytest.raises(TrialFailed, match="above study.max_params=100"):
+        train_trial(tiny(digits), TrainConfig(epochs=1), digits, seed=0, max_params=100)
+
+
+def test_metrics_must_fit_the_task(digits):
+    with pytest.raises(ConfigError, match="val_auc cannot be measured on a multiclass task"):
+        check_task(["val_auc"], digits)
+    check_task(["val_accuracy", "model_params", "latency"], digits)

@@ -107,12 +107,14 @@ def export_study(
     """
     study = load_study(name, storage)
     target = Path(out).resolve()
-    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not force:
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out: {target} is a file, not a folder; choose a new folder")
+    if target.exists() and any(target.iterdir()) and not force:
         raise ConfigError(f"--out: {target} exists and is not empty; choose a new folder or pass --force")
-    trials = best_trials(study)
     meta = StudyMeta.from_study(study)
     if meta is None:
         raise ConfigError(f"study {name!r} was not created by ressearch: it has no stored models to export")
+    trials = best_trials(study)
     folder = Path(artifacts).resolve() if artifacts else Path(meta.artifacts)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))

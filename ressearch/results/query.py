@@ -13,12 +13,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ressearch.errors import ConfigError
 from ressearch.search.record import StudyMeta, TrialRecord
+from ressearch.storage.urls import open_storage
 
 __all__ = ["best_trials", "describe_trial", "list_studies", "metric_names", "trials_frame"]
 
 
 def list_studies(storage: str | optuna.storages.BaseStorage) -> list[dict[str, Any]]:
     """One row per study: name, directions, trial counts by state, best value(s)."""
+    if not isinstance(storage, optuna.storages.BaseStorage):
+        storage = open_storage(storage, heartbeat=False)
     rows = []
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=True):
         study = optuna.load_study(study_name=summary.study_name, storage=storage)

@@ -69,6 +69,11 @@ def download_model(folder: Path, artifact_id: str, destination: Path, *, trial_n
     """
     import optuna
 
+    if not folder.is_dir():  # reading never creates the folder (a typo, or models that moved)
+        raise StorageError(
+            f"artifacts: the model of trial {trial_number} ({artifact_id}) is not in {folder}: "
+            "no such folder; pass --artifacts DIR where the study's models are"
+        )
     store = open_artifact_store(folder)
     try:
         optuna.artifacts.download_artifact(

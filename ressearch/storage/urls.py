@@ -38,7 +38,7 @@ def resolve_storage_url(url: str | None = None) -> str:
 
     try:
         parsed = make_url(chosen)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise StorageError(
             f"storage: {redact(chosen)!r} is not a database URL; use sqlite:///PATH.db or "
             "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"

@@ -1,0 +1,114 @@
+"""Storage URLs: the default, the PostgreSQL driver, one-line errors without passwords, real storages."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from ressearch.errors import StorageError
+from ressearch.storage import DEFAULT_STORAGE, STORAGE_ENV, open_storage, resolve_storage_url
+from tests.helpers import one_line
+
+SECRET = "hunter2-very-secret"
+
+
+def test_default_is_the_sqlite_file_in_the_current_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv(STORAGE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert DEFAULT_STORAGE == "sqlite:///ressearch.db"
+    assert resolve_storage_url() == DEFAULT_STORAGE
+    assert resolve_storage_url(None) == resolve_storage_url("") == DEFAULT_STORAGE
+
+
+def test_the_environment_variable_is_the_default_and_an_explicit_url_wins(monkeypatch, tmp_path):
+    from_env = f"sqlite:///{tmp_path / 'env.db'}"
+    explicit = f"sqlite:///{tmp_path / 'explicit.db'}"
+    monkeypatch.setenv(STORAGE_ENV, from_env)
+    assert resolve_storage_url() == from_env
+    assert resolve_storage_url(explicit) == explicit
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgres://bob:{SECRET}@db:5432/optuna",
+        f"postgresql://bob:{SECRET}@db:5432/optuna",
+        f"postgresql+psycopg2://bob:{SECRET}@db:5432/optuna",
+    ],
+)
+def test_postgresql_urls_get_the_psycopg_3_driver(url):
+    # The password is kept here: this is the URL the storage connects with, never a message.
+    assert resolve_storage_url(url) == f"postgresql+psycopg://bob:{SECRET}@db:5432/optuna"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (f"mysql://bob:{SECRET}@db/optuna", "storage: 'mysql://bob:***@db/optuna' uses 'mysql'"),
+        (f"oracle://bob:{SECRET}@db/optuna", "ressearch supports sqlite and postgresql"),
+        ("studies.db", "storage: 'studies.db' is not a database URL; use sqlite:///PATH.db"),
+        ("sqlite://", "an in-memory database keeps nothing"),
+        ("sqlite:///:memory:", "SQLite needs a file (sqlite:///PATH.db)"),
+        ("sqlite:////no/such/folder/studies.db", "the folder /no/such/folder of"),
+    ],
+)
+def test_bad_urls_are_one_storage_error_line_without_the_password(url, expected):
+    with pytest.raises(StorageError) as raised:
+        resolve_storage_url(url)
+    message = one_line(raised.value)
+    assert expected in message
+    assert SECRET not in message
+
+
+def test_a_url_with_a_bad_port_is_a_storage_error():
+    with pytest.raises(StorageError) as raised:
+        resolve_storage_url(f"postgresql://bob:{SECRET}@db:notaport/optuna")
+    assert SECRET not in one_line(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url", [f"postgresql:/bob:{SECRET}@db/optuna", f"postgresql//bob:{SECRET}@db/optuna"]
+)
+def test_a_url_that_cannot_be_parsed_does_not_print_its_password(url):
+    with pytest.raises(StorageError) as raised:
+        resolve_storage_url(url)
+    assert SECRET not in one_line(raised.value)
+
+
+def test_open_storage_opens_a_real_storage_with_heartbeats(storage_url, unique_name):
+    storage = open_storage(storage_url)
+    backend = storage.engine.url.get_backend_name()
+    assert storage.engine.url.drivername == ("sqlite" if backend == "sqlite" else "postgresql+psycopg")
+    assert storage.heartbeat_interval == 30 and storage.grace_period == 120
+    assert open_storage(storage_url, heartbeat=False).heartbeat_interval is None
+
+    optuna.create_study(study_name=unique_name, storage=storage)
+    reopened = open_storage(storage_url, heartbeat=False)
+    assert unique_name in [summary.study_name for summary in optuna.get_all_study_summaries(reopened)]
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_one_storage_error_line(tmp_path):
+    folder = tmp_path / "studies.db"
+    folder.mkdir()
+    with pytest.raises(StorageError) as raised:
+        open_storage(f"sqlite:///{folder}")
+    assert (
+        one_line(raised.value) == f"storage: cannot open 'sqlite:///{folder}': unable to open database file"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://postgres:{SECRET}@127.0.0.1:1/nowhere",
+        f"postgresql://postgres@127.0.0.1:1/nowhere?password={SECRET}",
+    ],
+)
+def test_an_unreachable_postgresql_is_one_line_with_the_password_redacted(url):
+    with pytest.raises(StorageError) as raised:
+        open_storage(url)
+    message = one_line(raised.value)
+    assert message.startswith("storage: cannot open 'postgresql+psycopg://postgres")
+    assert "127.0.0.1:1/nowhere" in message and "***" in message
+    assert "refused" in message.lower()
+    assert SECRET not in message

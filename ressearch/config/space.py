@@ -212,7 +212,20 @@ class Space:
         return None
 
     def _check(self) -> None:
-        """Cross-key checks; the base space has none."""
+        """Cross-key checks: a key sampled only when another has some value must be able to be."""
+        for key in self.dimensions:
+            when = self.key(key).search.when
+            if when is None:
+                continue
+            other, values = when
+            default = (self.model.model_fields[other].default,)
+            possible = self.possible(other) if other in self else default
+            if possible is not None and not set(possible) & set(values):
+                wanted = " or ".join(map(str, values))
+                raise ConfigError(
+                    f"{self.section}.{key}: used only when {other} is {wanted}, and this section's "
+                    f"{other} is never {wanted}: set {other}, or drop {key}"
+                )
 
     def __contains__(self, key: object) -> bool:
         return key in self.dimensions
@@ -232,7 +245,15 @@ class ArchitectureSpace(Space):
     _keys: ClassVar[dict[str, Key]] = {**STRUCTURE_KEYS, **config_keys(ArchitectureConfig)}
 
     def _check(self) -> None:
-        families = [get_block(name) for name in self.possible("block_type") or ()]
+        super()._check()
+        if "block_type" in self:
+            names = list(self.possible("block_type") or ())
+        else:  # the presets' own block types (or the default)
+            presets = self.possible("preset") or ()
+            names = [get_preset(name).block_type for name in presets] or [
+                ArchitectureConfig.model_fields["block_type"].default
+            ]
+        families = [get_block(name) for name in names]
         levels = self.possible("ror_levels") or ()
         without = [family.name for family in families if not family.has_shortcut]
         if without and 3 in levels:

@@ -32,7 +32,7 @@ class TrainConfig(FrozenConfig):
     weight_decay: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     momentum: Annotated[float, Field(ge=0.0, lt=1.0), Search(when=("optimizer", ("sgd", "rmsprop")))] = 0.9
     schedule: Literal["constant", "cosine"] = "constant"
-    warmup_epochs: Annotated[int, Field(ge=0)] = 0
+    warmup_epochs: Annotated[int, Field(ge=0), Search(when=("schedule", ("cosine",)))] = 0
     label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     early_stopping_patience: PositiveInt | None = None
     clipnorm: Annotated[float, Field(gt=0.0)] | None = None

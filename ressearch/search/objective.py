@@ -79,9 +79,12 @@ class Objective:
                 outputs=self.dataset.outputs,
                 head="regression" if self.dataset.task == "regression" else "classification",
             )
-            train = sample_train(trial, self.definition.train)
         except ConfigError as error:
             raise TrialFailed(f"sampled an impossible architecture: {error}") from None
+        try:
+            train = sample_train(trial, self.definition.train)
+        except ConfigError as error:
+            raise TrialFailed(f"sampled impossible training settings: {error}") from None
         sampled = SampledTrial(architecture, train, self.definition.settings.seed + trial.number)
         TrialRecord.started(
             architecture=architecture.to_dict(), train=train.to_dict(), seed=sampled.seed, worker=self.worker

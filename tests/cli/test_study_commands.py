@@ -37,14 +37,11 @@ class RanStudy:
     outputs: list[str]  # stdout of the first run, the resume to 3 trials, and the run with nothing to do
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def ran(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> RanStudy:
+@pytest.fixture(scope="module")
+def ran(module_storage_url: str, tmp_path_factory: pytest.TempPathFactory) -> RanStudy:
     """A 2-trial study run, then resumed to a total of 3, then run again with nothing to add."""
-    folder = tmp_path_factory.mktemp(f"study-{request.param}")
-    if request.param == "sqlite":
-        storage = f"sqlite:///{folder / 'studies.db'}"
-    else:
-        storage = str(request.getfixturevalue("postgres_url"))
+    folder = tmp_path_factory.mktemp("study")
+    storage = module_storage_url
     name = f"t-{uuid.uuid4().hex[:8]}"
     path = folder / "study.yaml"
     path.write_text(yaml.safe_dump(tiny_study(name), sort_keys=False))

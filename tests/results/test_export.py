@@ -34,15 +34,11 @@ class RanStudy:
     artifacts: Path
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def ran(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> RanStudy:
+@pytest.fixture(scope="module")
+def ran(module_storage_url: str, tmp_path_factory: pytest.TempPathFactory) -> RanStudy:
     """A one-trial study, one epoch: enough to export."""
-    folder = tmp_path_factory.mktemp(f"export-{request.param}")
-    if request.param == "sqlite":
-        storage = f"sqlite:///{folder / 'studies.db'}"
-    else:
-        storage = str(request.getfixturevalue("postgres_url")).replace("postgres@", f"postgres:{SECRET}@", 1)
-        assert SECRET in storage
+    folder = tmp_path_factory.mktemp("export")
+    storage = module_storage_url.replace("postgres@", f"postgres:{SECRET}@", 1)  # trust auth takes any
     name = f"t-{uuid.uuid4().hex[:8]}"
     definition = StudyDefinition.from_dict(
         tiny_study(name, study={"n_trials": 1, "pruner": "none"}, train={"epochs": 1})
@@ -143,7 +139,7 @@ def test_a_missing_artifact_folder_is_a_storage_error_and_leaves_nothing(ran, tm
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.parametrize("ran", ["postgres"], indirect=True)
+@pytest.mark.parametrize("module_storage_url", ["postgres"], indirect=True)
 def test_no_storage_password_or_url_in_any_exported_file(ran, tmp_path):
     database = ran.storage.rsplit("/", 1)[1]
     out = tmp_path / "export"
@@ -157,7 +153,7 @@ def test_no_storage_password_or_url_in_any_exported_file(ran, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ran", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("module_storage_url", ["sqlite"], indirect=True)
 def test_force_onto_a_regular_file_is_a_config_error(ran, tmp_path):
     out = tmp_path / "report.txt"
     out.write_text("not an export")

@@ -34,14 +34,11 @@ class RanStudy:
     storage: str
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def ran(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> RanStudy:
+@pytest.fixture(scope="module")
+def ran(module_storage_url: str, tmp_path_factory: pytest.TempPathFactory) -> RanStudy:
     """A 2-trial grid study: width 4 trains, width 64 fails as too large (before training)."""
-    folder = tmp_path_factory.mktemp(f"query-{request.param}")
-    if request.param == "sqlite":
-        storage = f"sqlite:///{folder / 'studies.db'}"
-    else:
-        storage = str(request.getfixturevalue("postgres_url"))
+    folder = tmp_path_factory.mktemp("query")
+    storage = module_storage_url
     name = f"t-{uuid.uuid4().hex[:8]}"
     definition = StudyDefinition.from_dict(
         tiny_study(

@@ -6,6 +6,7 @@ import pytest
 
 from ressearch import ArchitectureConfig, ConfigError, TrainConfig, get_preset
 from ressearch.config.presets import PRESETS
+from tests.helpers import one_line
 
 
 @pytest.mark.parametrize("name", [preset.example for preset in PRESETS])
@@ -44,9 +45,7 @@ def test_invalid_values_name_the_field_and_what_is_allowed(changes, expected):
     data = {**get_preset("resnet20").to_dict(), **changes}
     with pytest.raises(ConfigError) as raised:
         ArchitectureConfig.from_dict(data)
-    message = str(raised.value)
-    assert expected in message
-    assert "\n" not in message
+    assert expected in one_line(raised.value)
 
 
 def test_missing_required_field_is_named():

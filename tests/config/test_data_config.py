@@ -9,6 +9,7 @@ from ressearch.data import (
     DataConfig,
 )
 from ressearch.errors import ConfigError
+from tests.helpers import one_line
 
 
 @pytest.mark.parametrize(
@@ -37,8 +38,7 @@ from ressearch.errors import ConfigError
 def test_bad_data_configs_name_the_key_and_what_is_allowed(data, expected):
     with pytest.raises(ConfigError) as raised:
         DataConfig.from_dict(data)
-    assert expected in str(raised.value)
-    assert "\n" not in str(raised.value)
+    assert expected in one_line(raised.value)
 
 
 def test_data_config_round_trips():

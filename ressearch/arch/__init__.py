@@ -6,10 +6,11 @@ data, training, storage, search, results or CLI layers.
 
 from ressearch.arch.blocks import LayerKit, residual_block
 from ressearch.arch.builder import ModelSummary, build_model, summarize
-from ressearch.arch.layers import ChannelPad, DropBlock, StochasticDepth
+from ressearch.arch.layers import ChannelPad, Destandardize, DropBlock, StochasticDepth
 
 __all__ = [
     "ChannelPad",
+    "Destandardize",
     "DropBlock",
     "LayerKit",
     "ModelSummary",

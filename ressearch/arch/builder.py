@@ -13,7 +13,7 @@ from typing import Any
 import keras
 
 from ressearch.arch.blocks import LayerKit, residual_block
-from ressearch.arch.layers import DropBlock
+from ressearch.arch.layers import Destandardize, DropBlock
 from ressearch.config.architecture import ArchitectureConfig
 
 __all__ = ["ModelSummary", "build_model", "summarize"]
@@ -62,7 +62,12 @@ def _head(kit: LayerKit, x: Tensor) -> Tensor:
     if config.head == "classification":
         activation = "sigmoid" if config.outputs == 1 else "softmax"
     # float32 outputs keep losses stable under a mixed-precision policy.
-    return keras.layers.Dense(config.outputs, activation=activation, dtype="float32", name="predictions")(x)
+    if not config.rescales_output:
+        return keras.layers.Dense(config.outputs, activation=activation, dtype="float32", name="predictions")(
+            x
+        )
+    x = keras.layers.Dense(config.outputs, activation=activation, dtype="float32", name="standardised")(x)
+    return Destandardize(config.output_mean, config.output_std, dtype="float32", name="predictions")(x)
 
 
 def build_model(config: ArchitectureConfig) -> keras.Model:

@@ -1,4 +1,5 @@
-"""The few layers Keras does not ship: option-A channel padding, DropBlock, stochastic depth.
+"""The few layers Keras does not ship: option-A channel padding, DropBlock, stochastic depth, and
+the de-standardising output of a regression head.
 
 Written with ``keras.ops`` and ``keras.random`` only, and registered for serialization so that a
 saved ``model.keras`` loads wherever ``ressearch`` is importable.
@@ -11,7 +12,7 @@ from typing import Any
 import keras
 from keras import ops
 
-__all__ = ["ChannelPad", "DropBlock", "StochasticDepth"]
+__all__ = ["ChannelPad", "Destandardize", "DropBlock", "StochasticDepth"]
 
 _PACKAGE = "ressearch"
 
@@ -107,3 +108,26 @@ class StochasticDepth(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Destandardize(keras.layers.Layer):
+    """``x * std + mean``: a regression net learns the standardised target, and predicts in units.
+
+    The constants are part of the config, not weights: the layer has no parameters and a saved
+    model predicts in the target's original units with no extra step.
+    """
+
+    def __init__(self, mean: float, std: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mean = float(mean)
+        self.std = float(std)
+
+    def call(self, inputs: Any) -> Any:
+        return inputs * self.std + self.mean
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mean": self.mean, "std": self.std}

@@ -59,6 +59,10 @@ class ArchitectureConfig(FrozenConfig):
     input_shape: Annotated[tuple[PositiveInt, ...], Field(min_length=1, max_length=3), FROM_DATA]
     outputs: Annotated[PositiveInt, FROM_DATA]
     head: Annotated[Literal["classification", "regression"], FROM_DATA] = "classification"
+    # Regression: the training target's mean and standard deviation. The network learns the
+    # standardised target and a final layer maps it back, so predictions are in original units.
+    output_mean: Annotated[float, FROM_DATA] = 0.0
+    output_std: Annotated[float, Field(gt=0.0), FROM_DATA] = 1.0
 
     # Stages: one entry each. A stage after the first halves the resolution (conv inputs).
     depths: Annotated[
@@ -144,6 +148,10 @@ class ArchitectureConfig(FrozenConfig):
                 f"block_type {family.name!r} builds for input ranks {list(family.ranks)}, and "
                 f"input_shape {list(self.input_shape)} has rank {self.rank}"
             )
+        if self.head != "regression" and (self.output_mean, self.output_std) != (0.0, 1.0):
+            raise ValueError(
+                "output_mean and output_std rescale a regression head; this head is classification"
+            )
         if self.rank == 1 and self.dropblock_rate > 0:
             raise ValueError("dropblock_rate applies to conv inputs (rank 2 or 3), not to dense inputs")
         return self
@@ -171,6 +179,11 @@ class ArchitectureConfig(FrozenConfig):
     @property
     def has_shortcuts(self) -> bool:
         return self.family.has_shortcut
+
+    @property
+    def rescales_output(self) -> bool:
+        """Whether the network ends in a layer that maps standardised predictions back to units."""
+        return self.head == "regression" and (self.output_mean, self.output_std) != (0.0, 1.0)
 
     @property
     def first_width(self) -> int:

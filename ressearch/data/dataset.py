@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ressearch.config.data import DataConfig
-from ressearch.data.recipes import RECIPE_VERSION, Recipe, apply_preprocessing
+from ressearch.data.recipes import RECIPE_VERSION, Recipe, apply_preprocessing, target_scale
 from ressearch.data.sources import LOADERS
 from ressearch.data.split import (
     Task,
@@ -72,6 +72,16 @@ class Dataset:
         if self.task == "regression" or self.num_classes == 2:
             return 1
         return self.num_classes
+
+    @property
+    def target_scale(self) -> tuple[float, float] | None:
+        """A regression target's training mean and standard deviation; None for classification.
+
+        The targets stay in their units; the network learns them standardised (its last layer
+        maps back) and the loss is computed on the standardised scale.
+        """
+        scale = self.preprocessing.get("target_scale")
+        return (float(scale["mean"]), float(scale["std"])) if scale else None
 
 
 def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None) -> Dataset:
@@ -132,6 +142,8 @@ def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None)
     x_train = apply_preprocessing(recipe, raw_train)
     x_val = apply_preprocessing(recipe, raw_val)
     y_train, y_val = codes[train_rows], codes[val_rows]
+    if task == "regression":
+        recipe["target_scale"] = target_scale(y_train)
 
     imputed: dict[str, int] = {}
     if isinstance(x, pd.DataFrame):

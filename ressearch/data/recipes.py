@@ -26,6 +26,7 @@ __all__ = [
     "fit_image",
     "fit_standardised",
     "resize",
+    "target_scale",
 ]
 
 Array = npt.NDArray[Any]
@@ -235,3 +236,9 @@ APPLIERS: dict[str, Callable[[Recipe, Any], Array]] = {
     "sequence": apply_standardised,
     "tabular": apply_standardised,
 }
+
+
+def target_scale(y_train: Array) -> dict[str, float]:
+    """Mean and standard deviation of a regression target's training values (std 1 if constant)."""
+    mean, std = moments(np.asarray(y_train, dtype=np.float64), 0)
+    return {"mean": float(mean), "std": float(std)}

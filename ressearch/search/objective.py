@@ -78,6 +78,7 @@ class Objective:
                 input_shape=self.dataset.input_shape,
                 outputs=self.dataset.outputs,
                 head="regression" if self.dataset.task == "regression" else "classification",
+                output_scale=self.dataset.target_scale,
             )
         except ConfigError as error:
             raise TrialFailed(f"sampled an impossible architecture: {error}") from None

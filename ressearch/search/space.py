@@ -77,9 +77,12 @@ def sample(
     input_shape: tuple[int, ...],
     outputs: int,
     head: Literal["classification", "regression"] = "classification",
+    output_scale: tuple[float, float] | None = None,
 ) -> ArchitectureConfig:
     """Sample one architecture for data of ``input_shape`` with ``outputs`` outputs.
 
+    ``output_scale`` is a regression target's training mean and standard deviation: the network
+    learns the standardised target and its last layer maps predictions back to units.
     Keys absent from the space keep the preset's value (``preset:``) or the config default.
     An impossible combination raises :class:`ConfigError`, which fails that trial alone.
     """
@@ -90,6 +93,8 @@ def sample(
     else:
         base = ArchitectureConfig(input_shape=tuple(input_shape), outputs=outputs, head=head)
     fields = base.to_dict()
+    if output_scale is not None:
+        fields["output_mean"], fields["output_std"] = output_scale
     block_type = suggest(trial, space, "block_type") if "block_type" in space else base.block_type
     fields["block_type"] = block_type
     family = get_block(block_type)

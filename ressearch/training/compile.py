@@ -76,9 +76,13 @@ def compile_model(model: keras.Model, train: TrainConfig, dataset: Dataset) -> N
     kind = task_kind(dataset)
     steps = max(1, math.ceil(len(dataset.x_train) / train.batch_size))
     metrics: list[Any]
+    loss_weight = 1.0
     if kind == "regression":
         loss: Any = keras.losses.MeanSquaredError()
-        metrics = [keras.metrics.RootMeanSquaredError(name="rmse")]
+        metrics = [keras.metrics.RootMeanSquaredError(name="rmse")]  # in the target's units
+        scale = dataset.target_scale
+        if scale is not None:  # the loss on the standardised scale: MSE / std**2
+            loss_weight = 1.0 / scale[1] ** 2
     elif kind == "binary":
         loss = keras.losses.BinaryCrossentropy(label_smoothing=train.label_smoothing)
         metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
@@ -87,7 +91,7 @@ def compile_model(model: keras.Model, train: TrainConfig, dataset: Dataset) -> N
             raise ConfigError("train.label_smoothing: supported for binary tasks only (sparse labels)")
         loss = keras.losses.SparseCategoricalCrossentropy()
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    model.compile(optimizer=_optimizer(train, steps), loss=loss, metrics=metrics)
+    model.compile(optimizer=_optimizer(train, steps), loss=loss, loss_weights=loss_weight, metrics=metrics)
 
 
 def targets(dataset: Dataset, y: np.ndarray) -> np.ndarray:

@@ -121,3 +121,27 @@ def test_saved_model_with_every_custom_layer_loads_and_predicts_the_same(tmp_pat
     expected = numpy(model(x, training=False))
     assert expected.shape == (4, 8, 8, 6) and np.abs(expected).sum() > 0
     np.testing.assert_array_equal(numpy(loaded(x, training=False)), expected)
+
+
+def test_destandardize_maps_standardised_outputs_to_units_and_has_no_weights(tmp_path):
+    from ressearch import ArchitectureConfig, build_model
+    from ressearch.arch import Destandardize
+
+    layer = Destandardize(150.0, 70.0)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(np.array([[0.0], [1.0], [-2.0]]))), [[150.0], [220.0], [10.0]]
+    )
+    assert Destandardize.from_config(layer.get_config()).get_config() == layer.get_config()
+
+    plain = ArchitectureConfig(input_shape=(5,), outputs=1, head="regression", depths=(1,), widths=(4,))
+    scaled = plain.replace(output_mean=150.0, output_std=70.0)
+    model, unscaled = build_model(scaled), build_model(plain)
+    assert isinstance(model.get_layer("predictions"), Destandardize)
+    assert "standardised" not in [layer.name for layer in unscaled.layers]
+    assert model.count_params() == unscaled.count_params()  # the constants are config, not weights
+    path = tmp_path / "regression.keras"
+    model.save(path)
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    np.testing.assert_allclose(
+        keras.models.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0)
+    )

@@ -38,6 +38,11 @@ def test_configs_are_frozen():
         ({"block_type": "plain", "ror_levels": 3}, "block_type 'plain' has none"),
         ({"block_type": "basic", "preactivation": True}, "use block_type 'preact'"),
         ({"input_shape": [8], "dropblock_rate": 0.1}, "dropblock_rate applies to conv inputs"),
+        ({"output_mean": 150.0}, "output_mean and output_std rescale a regression head"),
+        (
+            {"head": "regression", "output_std": 0.0},
+            "architecture.output_std: Input should be greater than 0",
+        ),
         ({"input_shape": [1, 2, 3, 4]}, "architecture.input_shape: Tuple should have at most 3 items"),
     ],
 )

@@ -58,6 +58,8 @@ def test_the_fields_that_are_not_keys():
         "depths",
         "widths",
         "head_units",
+        "output_mean",
+        "output_std",
     }
     train_keys, architecture_keys = TrainSpace.keys(), ArchitectureSpace.keys()
     assert [name for name in TrainConfig.model_fields if name not in train_keys] == ["schema_version"]

@@ -73,3 +73,13 @@ def test_digits_are_images_in_unit_range_or_flat_vectors():
     assert np.array_equal(images.x_train.reshape(len(images.x_train), -1), flat.x_train)
     assert np.array_equal(images.y_val, flat.y_val)
     assert_same_rows(images, apply_preprocessing(images.preprocessing, sk_datasets.load_digits().images))
+
+
+def test_classification_has_no_target_scale_and_diabetes_has_its_training_one():
+    assert load(source="builtin:iris").target_scale is None
+    diabetes = load(source="builtin:diabetes")
+    mean, std = diabetes.target_scale
+    assert mean == pytest.approx(float(diabetes.y_train.mean()), rel=1e-6)
+    assert std == pytest.approx(float(diabetes.y_train.std()), rel=1e-6)
+    assert 140 < mean < 165 and 65 < std < 85  # the units stay: the split's targets are not rescaled
+    assert diabetes.y_val.min() >= 25 and diabetes.y_val.max() <= 346

@@ -25,6 +25,11 @@ def test_npz_tabular_float_targets_are_a_regression(tmp_path):
     )
     np.testing.assert_allclose(dataset.x_train.mean(axis=0), 0.0, atol=1e-5)
     assert_same_rows(dataset, apply_preprocessing(dataset.preprocessing, x))
+    # The target is kept in its units; its training mean and std are in the recipe for the model.
+    mean, std = dataset.target_scale
+    assert mean == pytest.approx(float(dataset.y_train.mean()), rel=1e-6)
+    assert std == pytest.approx(float(dataset.y_train.std()), rel=1e-6)
+    assert dataset.preprocessing["target_scale"] == {"mean": mean, "std": std}
 
 
 def test_npz_uint8_images_are_scaled_and_sequences_standardised(tmp_path):

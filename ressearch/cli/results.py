@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +22,8 @@ from ressearch.cli.output import (
     out,
     user_errors,
 )
-from ressearch.runtime import quiet_optuna
+from ressearch.errors import ConfigError
+from ressearch.runtime import import_tensorflow_quietly, quiet_optuna
 
 
 @app.command()
@@ -136,3 +138,42 @@ def dashboard(
     store = open_artifact_store(artifact_dir_for(url, artifacts))
     err.print(f"optuna-dashboard for {redact(url)} on http://{host}:{port} (Ctrl-C stops it)", markup=False)
     run_server(backend, host=host, port=port, artifact_store=store)
+
+
+@app.command()
+@user_errors
+def predict(
+    export_dir: Annotated[Path, typer.Argument(help="A folder `ressearch export` wrote.")],
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT",
+            help="A CSV of raw rows, an .npz with an array x, an image, or a folder of images.",
+        ),
+    ],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="CSV file to write (default: stdout).")
+    ] = None,
+    proba: Annotated[bool, typer.Option("--proba", help="Add a probability column per class.")] = False,
+) -> None:
+    """Score INPUT with an exported model: a CSV of row, prediction (and probabilities)."""
+    import_tensorflow_quietly()
+    from ressearch.results.predictions import Predictor, read_input
+
+    predictor = Predictor.load(export_dir)
+    given = read_input(input_path, predictor)
+    frame = predictor.predict(given.rows, proba=proba, index=given.index)
+    if given.ignored:
+        err.print(f"ignored columns not used by the model: {', '.join(given.ignored)}", markup=False)
+    if out_file is None:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    target = out_file.resolve()
+    if not target.parent.is_dir():
+        raise ConfigError(f"--out: the folder {target.parent} does not exist")
+    if target.is_dir():
+        raise ConfigError(f"--out: {target} is a folder; give a file name")
+    partial = target.with_name(f".{target.name}.partial")
+    frame.to_csv(partial, index=False)
+    partial.replace(target)  # never a half-written file under the asked name
+    err.print(f"wrote {len(frame)} predictions to {target}", markup=False)

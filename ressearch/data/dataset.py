@@ -56,6 +56,9 @@ class Dataset:
     class_weight: dict[int, float] | None
     preprocessing: Recipe
     summary: dict[str, Any]
+    # Where each validation row stands in the source (0-based: CSV data rows, array rows, the
+    # sorted image files), so the raw validation rows can be scored again from the file.
+    val_rows: Array
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -107,12 +110,13 @@ def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None)
     raw = LOADERS[config.kind](config, base_dir)
     rows_loaded = len(raw.y)
     x, y = raw.x, raw.y
+    source_rows = np.arange(len(y))  # each kept row's position in the source
     dropped: dict[str, int] = {}
     missing = np.asarray(pd.isna(y), dtype=bool)
     if missing.any():
         dropped["missing_target"] = int(missing.sum())
         keep = np.flatnonzero(~missing)
-        x, y = take(x, keep), y[keep]
+        x, y, source_rows = take(x, keep), y[keep], source_rows[keep]
     if len(y) == 0:
         raise DataError(f"{target_place(config, raw)}: no row has a target value")
 
@@ -127,7 +131,7 @@ def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None)
     rows = np.arange(len(codes))
     if config.max_rows is not None and config.max_rows < len(rows):
         rows = np.sort(subsample(codes, task, class_names, size=config.max_rows, seed=seed, notes=notes))
-        x, codes = take(x, rows), codes[rows]
+        x, codes, source_rows = take(x, rows), codes[rows], source_rows[rows]
     train_rows, val_rows, stratified = split_rows(codes, task, class_names, config, seed=seed, notes=notes)
     raw_train, raw_val = take(x, train_rows), take(x, val_rows)
 
@@ -174,4 +178,5 @@ def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None)
         class_weight=class_weight,
         preprocessing=recipe,
         summary=summary,
+        val_rows=source_rows[val_rows],
     )

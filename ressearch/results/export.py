@@ -2,7 +2,8 @@
 
 An export holds, per exported trial: ``config.json`` (architecture + training config;
 ``ressearch build DIR/config.json`` rebuilds the network), ``model.keras`` (the trained model),
-``metrics.json`` and ``preprocessing.json``; and ``trials.csv`` for the whole study. A
+``metrics.json`` and ``preprocessing.json`` (the versioned recipe itself, with the class names:
+``apply_preprocessing(json.load(file), rows)``); and ``trials.csv`` for the whole study. A
 multi-objective study exports its Pareto set, one sub-folder per trial. The folder is written
 beside its destination and moved into place at the end, so a failed export leaves nothing
 half-written. No storage URL is ever written.
@@ -87,7 +88,7 @@ def _export_trial(
     )
     _write_json(
         folder / "preprocessing.json",
-        {"recipe": meta.preprocessing, "class_names": meta.class_names},
+        {**meta.preprocessing, "class_names": meta.class_names},
     )
 
 

@@ -18,6 +18,7 @@ OPTIONS = {
     "dashboard": ["--storage", "--host", "--port", "--artifacts"],
     "presets": ["--format", "--json"],
     "build": ["--input-shape", "--outputs", "--format", "--json"],
+    "predict": ["--out", "--proba"],
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 import yaml
 
@@ -196,7 +197,30 @@ def test_a_csv_the_tests_never_saw(write_study, unique_name, tmp_path):
     out = tmp_path / "best"
     assert cli("export", unique_name, "--out", out, "--storage", storage).exit_code == 0
     recipe = json.loads((out / "preprocessing.json").read_text())
-    assert recipe["class_names"] == ["high", "low"]
+    assert recipe["class_names"] == ["high", "low"] and recipe["kind"] == "csv" and recipe["version"] == 1
+
+    # The study's raw validation rows, label column and all, scored by `ressearch predict`,
+    # give the validation accuracy the best trial recorded.
+    definition = load_study_file(path)
+    val_rows = load_dataset(definition.data, seed=definition.settings.seed).val_rows
+    raw = pd.read_csv(tmp_path / "rows.csv")
+    raw.iloc[val_rows].to_csv(tmp_path / "val.csv", index=False)
+    scored = cli("predict", out, tmp_path / "val.csv", "--proba", "--out", tmp_path / "scored.csv")
+    assert scored.exit_code == 0, scored.output
+    assert "ignored columns not used by the model: label" in scored.stderr
+    predictions = pd.read_csv(tmp_path / "scored.csv")
+    assert list(predictions.columns) == ["row", "prediction", "proba_high", "proba_low"]
+    assert list(predictions["row"]) == list(range(len(val_rows)))
+    accuracy = float(np.mean(predictions["prediction"].to_numpy() == raw["label"].to_numpy()[val_rows]))
+    best = TrialRecord.from_trial(load_study(unique_name, storage).best_trial)
+    assert accuracy == pytest.approx(best.metrics["val_accuracy"], abs=1e-6)
+    np.testing.assert_allclose(predictions[["proba_high", "proba_low"]].sum(axis=1), 1.0, rtol=1e-6)
+    # The same from Python, on a frame without the label.
+    import ressearch
+
+    frame = ressearch.predict(out, raw.iloc[val_rows].drop(columns="label"), proba=True)
+    np.testing.assert_allclose(frame["proba_high"], predictions["proba_high"], rtol=1e-5)
+    assert user_error("predict", out, tmp_path / "nope.csv").endswith("nope.csv: no such file or folder")
 
 
 def test_password_in_storage_url_never_appears(write_study, unique_name, tmp_path, postgres_url):

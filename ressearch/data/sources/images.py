@@ -13,7 +13,7 @@ from ressearch.data.recipes import fit_image, resize
 from ressearch.data.sources.base import Array, Raw, resolve_path
 from ressearch.errors import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "load"]
+__all__ = ["IMAGE_SUFFIXES", "decode_image", "image_files", "load"]
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
@@ -32,26 +32,14 @@ def load(config: DataConfig, base_dir: Path | None) -> Raw:
         )
     files: list[tuple[int, Path]] = []
     for label, name in enumerate(classes):
-        found = sorted(
-            entry
-            for entry in (root / name).iterdir()
-            if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES
-        )
+        found = image_files(root / name)
         if not found:
             raise DataError(
                 f"data.source: class folder {root / name} has no images ({', '.join(IMAGE_SUFFIXES)})"
             )
         files.extend((label, path) for path in found)
 
-    import tensorflow as tf
-
-    decoded: list[Array] = []
-    for _, path in files:
-        try:
-            image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False).numpy()
-        except Exception as error:  # TensorFlow raises its own errors for unreadable files
-            raise DataError(f"data.source: {path} is not a readable image ({first_line(error)})") from None
-        decoded.append(image[..., :1] if image.shape[-1] == 2 else image[..., :3])  # drop alpha
+    decoded = [decode_image(path) for _, path in files]
     channels = 3 if any(image.shape[-1] == 3 for image in decoded) else 1
     size = list(config.image_size) if config.image_size is not None else list(decoded[0].shape[:2])
     images = []
@@ -67,4 +55,26 @@ def load(config: DataConfig, base_dir: Path | None) -> Raw:
         fit=partial(fit_image, max_value=255.0, flatten=config.flatten),
         task="classification",
         class_names=tuple(classes),
+    )
+
+
+def decode_image(path: Path) -> Array:
+    """The pixels of one image file, height x width x 1 or 3 channels (alpha dropped).
+
+    Raises:
+        DataError: the file is not a readable image, naming it.
+    """
+    import tensorflow as tf
+
+    try:
+        image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False).numpy()
+    except Exception as error:  # TensorFlow raises its own errors for unreadable files
+        raise DataError(f"data.source: {path} is not a readable image ({first_line(error)})") from None
+    return np.asarray(image[..., :1] if image.shape[-1] == 2 else image[..., :3])
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, sorted by name."""
+    return sorted(
+        entry for entry in folder.iterdir() if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES
     )

@@ -1,0 +1,167 @@
+"""Scoring new data with an export: arrays, image files and folders, regression values, and
+every bad input as one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from sklearn.datasets import load_diabetes, load_digits
+
+import ressearch
+from ressearch.config import parse_study
+from ressearch.data import load_dataset
+from ressearch.errors import ConfigError, DataError
+from ressearch.results import Predictor, export_study
+from ressearch.search import TrialRecord, run_study
+from ressearch.storage import load_study
+from tests.helpers import cli, one_line, tiny_study, user_error
+
+pytestmark = pytest.mark.slow
+
+
+def export(tmp_path_factory: pytest.TempPathFactory, name: str, **sections: dict) -> tuple[Path, object]:
+    folder = tmp_path_factory.mktemp(name)
+    definition = parse_study(tiny_study(name, **sections))
+    storage = f"sqlite:///{folder / 'studies.db'}"
+    summary = run_study(definition, storage=storage, artifacts=folder / "artifacts")
+    assert summary.complete >= 1, summary
+    export_study(name, folder / "export", storage=storage)
+    return folder / "export", TrialRecord.from_trial(load_study(name, storage).best_trial), definition
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """An exported conv net on the 8x8 digits images."""
+    return export(tmp_path_factory, "digits", study={"n_trials": 1, "pruner": "none"})
+
+
+@pytest.fixture(scope="module")
+def diabetes(tmp_path_factory):
+    """An exported residual MLP on the diabetes regression rows."""
+    return export(
+        tmp_path_factory,
+        "diabetes",
+        study={"n_trials": 1, "pruner": "none", "metric": "val_rmse", "direction": "minimize"},
+        data={"source": "builtin:diabetes", "max_rows": None},
+        space={"block_type": "basic", "expansion": 1.0},
+        train={"epochs": 5},
+    )
+
+
+def test_npz_rows_reproduce_the_recorded_accuracy(digits, tmp_path):
+    out, record, definition = digits
+    dataset = load_dataset(definition.data, seed=definition.settings.seed)
+    raw = load_digits().images[dataset.val_rows]  # the validation rows, as the source holds them
+    np.savez(tmp_path / "val.npz", x=raw)
+    result = cli("predict", out, tmp_path / "val.npz")
+    assert result.exit_code == 0, result.output
+    predictions = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    labels = load_digits().target[dataset.val_rows]
+    accuracy = float(np.mean(predictions["prediction"].to_numpy() == labels))
+    assert accuracy == pytest.approx(record.metrics["val_accuracy"], abs=1e-6)
+
+
+def test_image_files_and_folders_of_any_size_are_scored(digits, tmp_path):
+    out, _, _ = digits
+    images = load_digits().images[:3]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index, image in enumerate(images):
+        pixels = (image * 255 / 16).astype(np.uint8)
+        Image.fromarray(pixels, "L").resize((16, 16)).convert("RGB").save(folder / f"{index}.png")
+    (folder / "notes.txt").write_text("not an image")
+    whole = cli("predict", out, folder, "--proba")
+    assert whole.exit_code == 0, whole.output
+    frame = pd.read_csv(pd.io.common.StringIO(whole.stdout))
+    assert list(frame["row"]) == ["0.png", "1.png", "2.png"]
+    assert [column for column in frame.columns if column.startswith("proba_")] == [
+        f"proba_{d}" for d in range(10)
+    ]
+    np.testing.assert_allclose(frame.filter(like="proba_").sum(axis=1), 1.0, rtol=1e-5)
+    single = pd.read_csv(pd.io.common.StringIO(cli("predict", out, folder / "1.png").stdout))
+    assert single["prediction"].tolist() == [frame["prediction"][1]]
+
+
+def test_regression_predicts_values_in_the_targets_units(diabetes, tmp_path):
+    out, record, definition = diabetes
+    dataset = load_dataset(definition.data, seed=definition.settings.seed)
+    bunch = load_diabetes(as_frame=True)
+    raw = bunch.frame.iloc[dataset.val_rows]
+    predicted = ressearch.predict(out, raw)  # the target column is ignored
+    rmse = float(np.sqrt(np.mean((predicted["prediction"].to_numpy() - raw["target"].to_numpy()) ** 2)))
+    assert rmse == pytest.approx(record.metrics["val_rmse"], rel=1e-4)
+    assert 100 < predicted["prediction"].mean() < 200  # units, not a standardised scale
+    raw.to_csv(tmp_path / "val.csv", index=False)
+    assert "--proba: a regression model predicts values" in user_error(
+        "predict", out, tmp_path / "val.csv", "--proba"
+    )
+
+
+def test_missing_columns_are_named_and_nothing_is_written(diabetes, tmp_path):
+    out, _, _ = diabetes
+    rows = load_diabetes(as_frame=True).frame.drop(columns=["bmi", "s1"])
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    message = user_error("predict", out, tmp_path / "rows.csv", "--out", tmp_path / "scored.csv")
+    assert message.startswith(f"error: {tmp_path / 'rows.csv'}: columns 'bmi', 's1' are missing")
+    assert not list(tmp_path.glob("*scored*"))
+    with pytest.raises(DataError) as raised:
+        Predictor.load(out).predict(rows)
+    assert "columns 'bmi', 's1' are missing from the rows" in one_line(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda folder: folder / "missing.csv", "missing.csv: no such file or folder"),
+        (lambda folder: _write(folder / "empty.csv", ""), "empty.csv: the csv file is empty"),
+        (lambda folder: _write(folder / "x.npz", "not an archive"), "x.npz: not a readable .npz file"),
+        (lambda folder: _npz(folder / "y.npz", y=np.zeros(3)), "y.npz: no array 'x'; it has arrays 'y'"),
+        (lambda folder: _write(folder / "bad.png", "not a png"), "bad.png is not a readable image"),
+        (lambda folder: _mkdir(folder / "nothing"), "nothing: a folder with no images"),
+    ],
+    ids=["missing", "empty-csv", "not-npz", "npz-without-x", "bad-image", "empty-folder"],
+)
+def test_unreadable_inputs_are_one_line(digits, tmp_path, make, message):
+    out, _, _ = digits
+    assert message in user_error("predict", out, make(tmp_path))
+
+
+def test_an_export_folder_that_is_not_one(digits, tmp_path):
+    out, _, _ = digits
+    with pytest.raises(ConfigError) as raised:
+        Predictor.load(tmp_path)
+    assert one_line(raised.value).endswith("no model.keras; give a folder `ressearch export` wrote")
+    pareto = tmp_path / "pareto"
+    (pareto / "trial-3").mkdir(parents=True)
+    (pareto / "trial-3" / "model.keras").write_bytes((out / "model.keras").read_bytes())
+    assert "give one of trial-3" in user_error("predict", pareto, out / "trials.csv")
+    # A table of rows for a model of images: the shape it needs, in one line.
+    assert "preprocessing: expected images of shape (n, height, width, 1)" in user_error(
+        "predict", out, out / "trials.csv"
+    )
+    assert "--out: the folder" in user_error(
+        "predict",
+        out,
+        _npz(tmp_path / "v.npz", x=load_digits().images[:2]),
+        "--out",
+        tmp_path / "no" / "p.csv",
+    )
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _npz(path: Path, **arrays: np.ndarray) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path

@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-PG_VERSION = $(shell ls /etc/postgresql 2>/dev/null | head -n 1)
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 
@@ -26,11 +25,10 @@ run: setup
 	$(BIN)/ressearch export quickstart --out exports/quickstart --force
 	$(BIN)/ressearch best quickstart
 
-# The PostgreSQL tests need the local server: start it if it is down (CI starts from a clean machine).
+# The PostgreSQL tests need the local server: start it if it is down (CI starts from a clean
+# machine), with one password-only role for the wrong-password test.
 postgres:
-	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $(PG_VERSION) main start
-	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
-	  echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1
+	@bash tests/postgres-setup.sh
 
 lint: setup
 	$(BIN)/ruff check ressearch tests benchmarks

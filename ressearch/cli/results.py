@@ -110,13 +110,44 @@ def export(
     storage: StorageOption = None,
     artifacts: ArtifactsOption = None,
     force: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
+    model_formats: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Model files, comma-separated: keras (model.keras) and/or savedmodel (TensorFlow).",
+        ),
+    ] = "keras",
 ) -> None:
     """Export the best model of study NAME: config.json, model.keras, metrics.json, trials.csv."""
-    from ressearch.results.export import export_study
+    from ressearch.results.export import export_study, parse_formats
 
-    result = export_study(name, out_dir, storage=storage, artifacts=artifacts, force=force)
+    formats = parse_formats(model_formats)
+    if "savedmodel" in formats:
+        import_tensorflow_quietly()
+    result = export_study(name, out_dir, storage=storage, artifacts=artifacts, force=force, formats=formats)
     trial_list = ", ".join(map(str, result.trials))
     out.print(f"exported trial {trial_list} of {name} to {result.out}", markup=False)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one line before serving if ``host:port`` cannot be listened on."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ConfigError(f"--host: cannot resolve {host!r} ({error.strerror})") from None
+    family, kind, _, _, address = infos[0]
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the HTTP server does
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ConfigError(f"--port: {host}:{port} is already in use; choose another port") from None
+            raise ConfigError(f"--host/--port: cannot listen on {host}:{port} ({error.strerror})") from None
 
 
 @app.command()
@@ -133,6 +164,7 @@ def dashboard(
     from ressearch.redact import redact
     from ressearch.storage import artifact_dir_for, open_artifact_store, open_storage, resolve_storage_url
 
+    _check_port_free(host, port)
     url = resolve_storage_url(storage)
     backend = open_storage(url, heartbeat=False)
     store = open_artifact_store(artifact_dir_for(url, artifacts))

@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
 from ressearch.config.data import DataConfig
+from ressearch.data.messages import quoted
 from ressearch.errors import DataError
 
 if TYPE_CHECKING:
@@ -70,9 +71,9 @@ def encode_target(y: Array, config: DataConfig, raw: Raw) -> tuple[Task, Array, 
 
     if task == "regression":
         if not numeric:
-            raise DataError(
-                f"{place} is not numeric (e.g. {label_name(distinct[0])!r}); regression needs numbers"
-            )
+            text = [value for value in distinct if not _is_number(value)] or list(distinct)
+            shown = quoted([label_name(value) for value in text], limit=3)
+            raise DataError(f"{place} holds text ({shown}); regression needs numbers in every row")
         if not np.isfinite(y).all():
             raise DataError(f"{place} holds infinite values; regression needs finite numbers")
         return "regression", y.astype(np.float32), ()
@@ -89,6 +90,14 @@ def encode_target(y: Array, config: DataConfig, raw: Raw) -> tuple[Task, Array, 
         return "classification", y.astype(np.int64), raw.class_names
     codes = np.searchsorted(distinct, y).astype(np.int64)
     return "classification", codes, tuple(label_name(value) for value in distinct)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def infer_task(y: Array, distinct: Array, *, floats_are_values: bool) -> Task:

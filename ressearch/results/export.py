@@ -1,8 +1,9 @@
 """Export the best trial (or Pareto set) of a study to a folder.
 
 An export holds, per exported trial: ``config.json`` (architecture + training config;
-``ressearch build DIR/config.json`` rebuilds the network), ``model.keras`` (the trained model),
-``metrics.json`` and ``preprocessing.json`` (the versioned recipe itself, with the class names:
+``ressearch build DIR/config.json`` rebuilds the network), ``model.keras`` (the trained model)
+and/or ``savedmodel/`` (a TensorFlow SavedModel that serves without ressearch), ``metrics.json``
+and ``preprocessing.json`` (the versioned recipe itself, with the class names:
 ``apply_preprocessing(json.load(file), rows)``); and ``trials.csv`` for the whole study. A
 multi-objective study exports its Pareto set, one sub-folder per trial. The folder is written
 beside its destination and moved into place at the end, so a failed export leaves nothing
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,28 @@ from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.storage.artifacts import download_model
 from ressearch.storage.studies import load_study
 
-__all__ = ["CONFIG_SCHEMA_VERSION", "ExportResult", "export_study"]
+__all__ = ["CONFIG_SCHEMA_VERSION", "EXPORT_FORMATS", "ExportResult", "export_study", "parse_formats"]
 
 CONFIG_SCHEMA_VERSION = 1
+EXPORT_FORMATS: tuple[str, ...] = ("keras", "savedmodel")
+
+
+def parse_formats(formats: str | Sequence[str]) -> tuple[str, ...]:
+    """The model formats asked for, as ``"keras,savedmodel"`` or a list; unknown ones are an error.
+
+    Example:
+        >>> parse_formats("savedmodel, keras")
+        ('keras', 'savedmodel')
+    """
+    given = formats.split(",") if isinstance(formats, str) else list(formats)
+    chosen = {name.strip().lower() for name in given if name.strip()}
+    unknown = sorted(chosen - set(EXPORT_FORMATS))
+    if unknown or not chosen:
+        raise ConfigError(
+            f"--format: unknown model format(s) {', '.join(map(repr, unknown)) or 'none given'}; "
+            f"use {', '.join(EXPORT_FORMATS)} or both, comma-separated"
+        )
+    return tuple(name for name in EXPORT_FORMATS if name in chosen)
 
 
 @dataclass(frozen=True)
@@ -45,15 +66,33 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
+def _write_models(
+    artifacts: Path, artifact_id: str, folder: Path, *, trial_number: int, formats: Sequence[str]
+) -> None:
+    keras_file = folder / "model.keras"
+    download_model(artifacts, artifact_id, keras_file, trial_number=trial_number)
+    if "savedmodel" in formats:
+        from ressearch.arch.saving import export_savedmodel, load_model
+
+        export_savedmodel(load_model(keras_file), folder / "savedmodel")
+    if "keras" not in formats:
+        keras_file.unlink()
+
+
 def _export_trial(
-    study: optuna.Study, meta: StudyMeta, trial: FrozenTrial, folder: Path, artifacts: Path
+    study: optuna.Study,
+    meta: StudyMeta,
+    trial: FrozenTrial,
+    folder: Path,
+    artifacts: Path,
+    formats: Sequence[str],
 ) -> None:
     described = describe_trial(study, trial)
     record = TrialRecord.from_trial(trial)
     if not record.model_artifact or record.architecture is None:
         raise ConfigError(f"trial {trial.number} of {study.study_name!r} has no stored model to export")
     folder.mkdir(parents=True, exist_ok=True)
-    download_model(artifacts, record.model_artifact, folder / "model.keras", trial_number=trial.number)
+    _write_models(artifacts, record.model_artifact, folder, trial_number=trial.number, formats=formats)
     _write_json(
         folder / "config.json",
         {
@@ -99,13 +138,19 @@ def export_study(
     storage: str | optuna.storages.BaseStorage | None = None,
     artifacts: str | Path | None = None,
     force: bool = False,
+    formats: str | Sequence[str] = ("keras",),
 ) -> ExportResult:
     """Export the best trial (or Pareto set) of study ``name`` to the folder ``out``.
 
+    ``formats`` are the model files to write: ``keras`` (``model.keras``, which ``ressearch
+    predict`` reads) and/or ``savedmodel`` (``savedmodel/``, for TensorFlow serving).
+
     Raises:
         StudyNotFoundError: no such study.
-        ConfigError: ``out`` is a non-empty folder (and not ``force``), or nothing to export.
+        ConfigError: ``out`` is a non-empty folder (and not ``force``), nothing to export, or an
+            unknown format.
     """
+    chosen = parse_formats(formats)
     study = load_study(name, storage)
     target = Path(out).resolve()
     if target.exists() and not target.is_dir():
@@ -124,7 +169,7 @@ def export_study(
         folders = []
         for trial in trials:
             relative = Path(f"trial-{trial.number}") if multi else Path(".")
-            _export_trial(study, meta, trial, staging / relative, folder)
+            _export_trial(study, meta, trial, staging / relative, folder, chosen)
             folders.append(relative)
         trials_frame(study).to_csv(staging / "trials.csv", index=False)
         if multi:

@@ -81,17 +81,9 @@ class Predictor:
                 )
             raise ConfigError(f"{folder}: no model.keras; give a folder `ressearch export` wrote")
         recipe = _recipe(folder)
-        import keras
+        from ressearch.arch.saving import load_model
 
-        import ressearch.arch.layers  # noqa: F401  (registers the custom layers for loading)
-
-        try:
-            model = keras.models.load_model(folder / "model.keras", compile=False)
-        except Exception as error:  # Keras raises many kinds for a damaged file
-            raise ConfigError(
-                f"{folder / 'model.keras'}: cannot load the model ({first_line(error)})"
-            ) from None
-        return cls(model, recipe)
+        return cls(load_model(folder / "model.keras"), recipe)
 
     @property
     def class_names(self) -> list[str]:

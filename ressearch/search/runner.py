@@ -32,7 +32,7 @@ from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.search.samplers import make_pruner, make_sampler
 from ressearch.storage.artifacts import artifact_dir_for
 from ressearch.storage.studies import study_names
-from ressearch.storage.urls import open_storage, resolve_storage_url
+from ressearch.storage.urls import is_sqlite, open_storage, resolve_storage_url
 
 __all__ = [
     "PreparedStudy",
@@ -187,11 +187,14 @@ def prepare(
     """
     settings = definition.settings
     url = resolve_storage_url(storage)
-    backend = open_storage(url)
+    # A server is checked before the data loads; an SQLite file is created only once the data is
+    # known to be good, so a bad dataset leaves no database behind.
+    backend = None if is_sqlite(url) else open_storage(url)
     dataset = load_dataset(definition.data, seed=settings.seed)
     from ressearch.training.compile import check_task
 
     check_task(settings.objective_metrics, dataset, label_smoothing="label_smoothing" in definition.train)
+    backend = backend or open_storage(url)
     created = settings.name not in study_names(backend)
     existing = 0
     previous_meta = None

@@ -12,7 +12,7 @@ from ressearch.storage.artifacts import (
     upload_model,
 )
 from ressearch.storage.studies import load_study, study_names
-from ressearch.storage.urls import DEFAULT_STORAGE, STORAGE_ENV, open_storage, resolve_storage_url
+from ressearch.storage.urls import DEFAULT_STORAGE, STORAGE_ENV, is_sqlite, open_storage, resolve_storage_url
 
 __all__ = [
     "ARTIFACTS_ENV",
@@ -20,6 +20,7 @@ __all__ = [
     "STORAGE_ENV",
     "artifact_dir_for",
     "download_model",
+    "is_sqlite",
     "load_study",
     "open_artifact_store",
     "open_storage",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ressearch.errors import StorageError
-from ressearch.storage.urls import resolve_storage_url
+from ressearch.storage.urls import is_sqlite, resolve_storage_url
 
 if TYPE_CHECKING:
     import optuna
@@ -32,7 +32,7 @@ def artifact_dir_for(url: str | None, artifacts: str | Path | None = None) -> Pa
     if chosen:
         return Path(chosen).expanduser().resolve()
     resolved = resolve_storage_url(url)
-    if resolved.startswith("sqlite"):
+    if is_sqlite(resolved):
         from sqlalchemy.engine import make_url
 
         database = make_url(resolved).database or "ressearch.db"

@@ -18,11 +18,12 @@ from ressearch.redact import redact
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "open_storage", "resolve_storage_url"]
+__all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "is_sqlite", "open_storage", "resolve_storage_url"]
 
 DEFAULT_STORAGE = "sqlite:///ressearch.db"
 STORAGE_ENV = "RESSEARCH_STORAGE"
 _SQLITE_TIMEOUT_S = 60
+_SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database
 _HEARTBEAT_INTERVAL_S = 30
 _GRACE_PERIOD_S = 120
 
@@ -58,14 +59,38 @@ def resolve_storage_url(url: str | None = None) -> str:
         raise StorageError(
             "storage: SQLite needs a file (sqlite:///PATH.db); an in-memory database keeps nothing"
         )
-    folder = Path(database).expanduser().resolve().parent
-    if not folder.is_dir():
-        raise StorageError(f"storage: the folder {folder} of {redact(chosen)!r} does not exist")
+    file = Path(database).expanduser().resolve()
+    if not file.parent.is_dir():
+        raise StorageError(f"storage: the folder {file.parent} of {redact(chosen)!r} does not exist")
+    _check_sqlite_file(file)
     return chosen
 
 
+def _check_sqlite_file(file: Path) -> None:
+    """An existing file must be an SQLite database: never let SQLite write into something else."""
+    if file.is_dir():
+        raise StorageError(f"storage: {file} is a folder; give the path of an SQLite file")
+    try:
+        with file.open("rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise StorageError(f"storage: cannot read {file} ({error.strerror})") from None
+    if header and header != _SQLITE_HEADER:
+        raise StorageError(
+            f"storage: {file} is not an SQLite database (it holds other data); "
+            "give a new file name or the path of a ressearch database"
+        )
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether a resolved storage URL names an SQLite file (else a PostgreSQL server)."""
+    return url.startswith("sqlite")
+
+
 def _engine_kwargs(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
+    if is_sqlite(url):
         # Several workers on one SQLite file wait for the lock instead of failing at once.
         return {"connect_args": {"timeout": _SQLITE_TIMEOUT_S}}
     # Optuna pre-pings only MySQL; long trials outlive idle PostgreSQL connections too.

@@ -14,7 +14,7 @@ OPTIONS = {
     "studies": ["--storage", "--format", "--json"],
     "trials": ["--storage", "--format", "--json"],
     "best": ["--storage", "--format", "--json"],
-    "export": ["--out", "--storage", "--artifacts", "--force"],
+    "export": ["--out", "--storage", "--artifacts", "--force", "--format"],
     "dashboard": ["--storage", "--host", "--port", "--artifacts"],
     "presets": ["--format", "--json"],
     "build": ["--input-shape", "--outputs", "--format", "--json"],

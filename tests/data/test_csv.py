@@ -70,7 +70,7 @@ CSV_ERRORS = [
     ("a,y\n1,k\n2,k\n3,k\n", {}, "data.target: column 'y' of {path} has a single class ('k')"),
     ("a,y\n1,2\n3,4,5,6\n", {}, "data.source: {path} is not parseable CSV"),
     (None, {}, "data.source: csv file {path} does not exist"),
-    ("a,y\n1,p\n2,q\n", {"task": "regression"}, "column 'y' of {path} is not numeric"),
+    ("a,y\n1,p\n2,3\n", {"task": "regression"}, "column 'y' of {path} holds text ('p'); regression needs"),
     (MANY_FLOATS, {"task": "classification"}, "1200 distinct values, too many for classification"),
     (MANY_FLOATS, {"class_weight": "balanced"}, "data.class_weight: 'balanced' needs a classification task"),
     ("a,y\n1,\n2,\n", {}, "data.target: column 'y' of {path}: no row has a target value"),

@@ -3,6 +3,9 @@ every bad input as one line."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +102,60 @@ def test_regression_predicts_values_in_the_targets_units(diabetes, tmp_path):
     assert "--proba: a regression model predicts values" in user_error(
         "predict", out, tmp_path / "val.csv", "--proba"
     )
+
+
+# Runs where ressearch cannot be imported: a serving machine has TensorFlow and the SavedModel only.
+SERVE_WITHOUT_RESSEARCH = """
+import sys
+class NoRessearch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "ressearch":
+            raise ImportError("ressearch is not installed here")
+sys.meta_path.insert(0, NoRessearch())
+import numpy as np, tensorflow as tf
+served = tf.saved_model.load(sys.argv[1])
+x = tf.constant(np.load(sys.argv[2])["x"])
+by_signature = served.signatures["serving_default"](x)
+np.savez(sys.argv[3], serve=served.serve(x).numpy(), signature=next(iter(by_signature.values())).numpy())
+"""
+
+
+def test_a_savedmodel_export_serves_values_without_ressearch(diabetes, tmp_path):
+    exported, record, definition = diabetes
+    name, storage = definition.settings.name, f"sqlite:///{exported.parent / 'studies.db'}"
+    out = tmp_path / "served"
+    result = cli("export", name, "--out", out, "--format", "keras,savedmodel", "--storage", storage)
+    assert result.exit_code == 0, result.output
+    assert (out / "model.keras").is_file() and (out / "savedmodel" / "saved_model.pb").is_file()
+    dataset = load_dataset(definition.data, seed=definition.settings.seed)
+    np.savez(tmp_path / "inputs.npz", x=dataset.x_val)  # preprocessed rows, as the signature takes
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SERVE_WITHOUT_RESSEARCH,
+            out / "savedmodel",
+            tmp_path / "inputs.npz",
+            tmp_path / "served.npz",
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    served = np.load(tmp_path / "served.npz")
+    expected = Predictor.load(out).model.predict(dataset.x_val, verbose=0)
+    np.testing.assert_allclose(served["serve"], expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(served["signature"], expected, rtol=1e-5, atol=1e-4)
+    rmse = float(np.sqrt(np.mean((served["serve"][:, 0] - dataset.y_val) ** 2)))
+    assert rmse == pytest.approx(record.metrics["val_rmse"], rel=1e-4)  # in the target's units
+
+    only = tmp_path / "only"
+    assert cli("export", name, "--out", only, "--format", "savedmodel", "--storage", storage).exit_code == 0
+    assert not (only / "model.keras").exists() and (only / "savedmodel").is_dir()
+    assert "--format: unknown model format(s) 'onnx'" in user_error(
+        "export", name, "--out", tmp_path / "x", "--format", "onnx", "--storage", storage
+    )
+    assert not (tmp_path / "x").exists()
 
 
 def test_missing_columns_are_named_and_nothing_is_written(diabetes, tmp_path):

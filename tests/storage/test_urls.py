@@ -87,14 +87,21 @@ def test_open_storage_opens_a_real_storage_with_heartbeats(storage_url, unique_n
     assert unique_name in [summary.study_name for summary in optuna.get_all_study_summaries(reopened)]
 
 
-def test_a_sqlite_file_that_cannot_be_opened_is_one_storage_error_line(tmp_path):
+def test_a_sqlite_path_that_is_not_a_database_is_one_storage_error_line_and_untouched(tmp_path):
     folder = tmp_path / "studies.db"
     folder.mkdir()
     with pytest.raises(StorageError) as raised:
         open_storage(f"sqlite:///{folder}")
-    assert (
-        one_line(raised.value) == f"storage: cannot open 'sqlite:///{folder}': unable to open database file"
-    )
+    assert one_line(raised.value) == f"storage: {folder} is a folder; give the path of an SQLite file"
+    notes = tmp_path / "notes.db"
+    notes.write_text("my notes\n")
+    with pytest.raises(StorageError) as raised:
+        resolve_storage_url(f"sqlite:///{notes}")
+    assert one_line(raised.value).startswith(f"storage: {notes} is not an SQLite database")
+    assert notes.read_text() == "my notes\n"
+    empty = tmp_path / "empty.db"
+    empty.touch()  # an empty file is an empty SQLite database
+    assert resolve_storage_url(f"sqlite:///{empty}") == f"sqlite:///{empty}"
 
 
 @pytest.mark.parametrize(

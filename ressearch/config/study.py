@@ -70,6 +70,9 @@ class StudySettings(FrozenConfig):
     timeout: Annotated[float, Field(gt=0)] | None = None
     seed: int = 0
     max_params: Annotated[int, Field(gt=0)] | None = None
+    # A running trial whose worker sent no heartbeat for this long is failed and retried.
+    grace_period: Annotated[float, Field(ge=10)] = 120.0
+    max_retries: Annotated[int, Field(ge=0)] = 3  # retries of one trial whose worker vanished
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

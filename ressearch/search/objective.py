@@ -23,6 +23,7 @@ from ressearch.data.dataset import Dataset
 from ressearch.errors import ConfigError, TrialFailed
 from ressearch.redact import redact
 from ressearch.search.record import TrialRecord
+from ressearch.search.retry import chain_number, process_start_time, requeue
 from ressearch.search.space import sample, sample_train
 from ressearch.storage.artifacts import open_artifact_store, upload_model
 
@@ -32,12 +33,17 @@ if TYPE_CHECKING:
     from ressearch.training.callbacks import CurveRecorder
     from ressearch.training.fit import TrialResult
 
-__all__ = ["Objective", "SampledTrial", "worker_name"]
+__all__ = ["Objective", "SampledTrial", "checkpoint_folder", "worker_name"]
 
 
 def worker_name() -> str:
     """``host:pid`` of this process, recorded on each trial it runs."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def checkpoint_folder(artifacts: Path, study_name: str, chain: int) -> Path:
+    """Where the trials of one retry chain (first trial number ``chain``) keep their checkpoint."""
+    return artifacts / "checkpoints" / study_name / f"trial-{chain}"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class SampledTrial:
     architecture: ArchitectureConfig
     train: TrainConfig
     seed: int
+    chain: int  # the first trial of its retry chain (its own number if it is no retry)
 
 
 class Objective:
@@ -62,8 +69,10 @@ class Objective:
         self.definition = definition
         self.dataset = dataset
         self.store = open_artifact_store(artifacts)
+        self.artifacts = Path(artifacts)
         self.running: set[int] = set()  # trial ids this process has in flight
         self.worker = worker_name()
+        self.worker_started = process_start_time(os.getpid())
 
     def sample(self, trial: optuna.Trial) -> SampledTrial:
         """The trial's architecture, training settings and seed; recorded before training starts.
@@ -86,9 +95,14 @@ class Objective:
             train = sample_train(trial, self.definition.train)
         except ConfigError as error:
             raise TrialFailed(f"sampled impossible training settings: {error}") from None
-        sampled = SampledTrial(architecture, train, self.definition.settings.seed + trial.number)
+        chain = chain_number(trial.study._storage.get_trial(trial._trial_id))
+        sampled = SampledTrial(architecture, train, self.definition.settings.seed + chain, chain)
         TrialRecord.started(
-            architecture=architecture.to_dict(), train=train.to_dict(), seed=sampled.seed, worker=self.worker
+            architecture=architecture.to_dict(),
+            train=train.to_dict(),
+            seed=sampled.seed,
+            worker=self.worker,
+            worker_started=self.worker_started,
         ).write(trial)
         return sampled
 
@@ -102,10 +116,31 @@ class Objective:
 
         return [KerasPruningCallback(trial, monitor)]
 
+    def checkpoint(self, sampled: SampledTrial) -> Path:
+        """The folder of this trial's per-epoch checkpoint (shared by its retry chain)."""
+        return checkpoint_folder(self.artifacts, self.definition.settings.name, sampled.chain)
+
+    def resume(self, trial: optuna.Trial, sampled: SampledTrial) -> int:
+        """Continue the chain's checkpoint, if any: the pruner sees its epochs again, same steps.
+
+        Returns:
+            The number of epochs restored (0 for a fresh start).
+        """
+        from ressearch.training.checkpoint import read_checkpoint
+
+        found = read_checkpoint(self.checkpoint(sampled))
+        epochs = found.epochs if found is not None else 0
+        TrialRecord(resumed_from=epochs).write(trial)
+        if found is not None and self.callbacks(trial):  # where the pruner watches every epoch
+            monitor = self.definition.settings.objective_metrics[0]
+            for step, value in enumerate(found.curve.get(monitor, [])[:epochs]):
+                trial.report(value, step)
+        return epochs
+
     def train(
         self, trial: optuna.Trial, sampled: SampledTrial, recorder: CurveRecorder
     ) -> tuple[TrialResult, str]:
-        """Train the sampled network and store the model as the trial's artifact.
+        """Train the sampled network (continuing its checkpoint) and store the model as an artifact.
 
         Returns:
             The training result and the model's artifact id.
@@ -124,6 +159,7 @@ class Objective:
                     recorder=recorder,
                     max_params=self.definition.settings.max_params,
                     save_to=model_path,
+                    checkpoint=self.checkpoint(sampled),
                 )
             except ConfigError as error:
                 raise TrialFailed(f"cannot train this trial's config: {error}") from None
@@ -148,18 +184,33 @@ class Objective:
 
         self.running.add(trial._trial_id)
         recorder = CurveRecorder()
+        sampled: SampledTrial | None = None
         try:
             sampled = self.sample(trial)
+            self.resume(trial, sampled)
             result, artifact_id = self.train(trial, sampled, recorder)
-            return self.record(trial, result, artifact_id)
+            values = self.record(trial, result, artifact_id)
         except TrialFailed as error:
             TrialRecord(fail_reason=redact(str(error)), curve=recorder.curve).write(trial)
+            self._clear_checkpoint(sampled)
             raise
         except optuna.TrialPruned:
             TrialRecord(curve=recorder.curve, epochs=len(recorder.curve.get("loss", []))).write(trial)
+            self._clear_checkpoint(sampled)
             raise
         except KeyboardInterrupt:
+            # The checkpoint of the last whole epoch stays: the requeued trial continues from it.
+            requeue(trial.study, trial._trial_id)
             TrialRecord.interruption().write(trial)
             raise
         finally:
             self.running.discard(trial._trial_id)
+        self._clear_checkpoint(sampled)
+        return values
+
+    def _clear_checkpoint(self, sampled: SampledTrial | None) -> None:
+        """A trial that finished (complete, pruned or failed) needs its checkpoint no more."""
+        from ressearch.training.checkpoint import clear_checkpoint
+
+        if sampled is not None:
+            clear_checkpoint(self.checkpoint(sampled))

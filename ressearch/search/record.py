@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INTERRUPTED_REASON",
+    "RETRIED_REASON",
     "RECORD_VERSION",
     "STUDY_ATTR",
     "STUDY_META_VERSION",
@@ -36,7 +37,8 @@ __all__ = [
 RECORD_VERSION = 1
 STUDY_META_VERSION = 1
 STUDY_ATTR = "ressearch"
-INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM); not counted, it runs again"
+INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM); not counted: requeued, the next run continues it"
+RETRIED_REASON = "its worker vanished (no heartbeat, or its process is gone); not counted: retried"
 _VERSION_KEY = "record_version"
 
 
@@ -60,6 +62,7 @@ class TrialRecord:
     train: dict[str, Any] | None = None
     seed: int | None = None
     worker: str | None = None  # host:pid, for studies run by several workers
+    worker_started: float | None = None  # the worker process's start time, so a reused pid is not it
     model_artifact: str | None = None
     model_params: int | None = None
     metrics: dict[str, float] | None = None
@@ -68,6 +71,7 @@ class TrialRecord:
     train_seconds: float | None = None
     fail_reason: str | None = None
     interrupted: bool | None = None
+    resumed_from: int | None = None  # epochs restored from the checkpoint of the trial it retries
 
     def to_attrs(self) -> dict[str, Any]:
         """The user attributes to write, JSON-safe, under the names the dashboard shows."""
@@ -101,15 +105,33 @@ class TrialRecord:
 
     @classmethod
     def started(
-        cls, *, architecture: dict[str, Any], train: dict[str, Any], seed: int, worker: str
+        cls,
+        *,
+        architecture: dict[str, Any],
+        train: dict[str, Any],
+        seed: int,
+        worker: str,
+        worker_started: float | None = None,
     ) -> TrialRecord:
         """What a trial records before it trains, so a running trial shows its network."""
-        return cls(version=RECORD_VERSION, architecture=architecture, train=train, seed=seed, worker=worker)
+        return cls(
+            version=RECORD_VERSION,
+            architecture=architecture,
+            train=train,
+            seed=seed,
+            worker=worker,
+            worker_started=worker_started,
+        )
 
     @classmethod
     def interruption(cls) -> TrialRecord:
         """Marks a trial stopped by Ctrl-C or SIGTERM: failed, not counted, run again."""
         return cls(interrupted=True, fail_reason=INTERRUPTED_REASON)
+
+    @classmethod
+    def vanished(cls) -> TrialRecord:
+        """Why a trial failed whose worker vanished (a retry continues it, so it is not counted)."""
+        return cls(fail_reason=RETRIED_REASON)
 
     @property
     def is_interrupted(self) -> bool:

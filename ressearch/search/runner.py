@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from ressearch.config.study import StudyDefinition
@@ -29,6 +30,7 @@ from ressearch.errors import ConfigError, RessearchError, TrialFailed
 from ressearch.redact import redact
 from ressearch.search.objective import Objective
 from ressearch.search.record import StudyMeta, TrialRecord
+from ressearch.search.retry import StaleTrialRetry, reap_vanished_workers, requeue
 from ressearch.search.samplers import make_pruner, make_sampler
 from ressearch.storage.artifacts import artifact_dir_for
 from ressearch.storage.studies import study_names
@@ -109,6 +111,7 @@ class PreparedStudy:
     artifacts: Path
     created: bool
     done_before: int
+    retry: StaleTrialRetry = field(default_factory=lambda: StaleTrialRetry(3))
 
     def start_event(self) -> RunStart:
         settings = self.definition.settings
@@ -127,12 +130,21 @@ class PreparedStudy:
 
 
 def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """Trials that count towards the total: complete, pruned, failed, but not interrupted."""
-    return [
-        trial
-        for trial in study.get_trials(deepcopy=False, states=_COUNTED)
-        if not TrialRecord.from_trial(trial).is_interrupted
-    ]
+    """Trials that count towards the total: complete, pruned or failed, and not continued by a
+    retry (an interrupted trial, or one whose worker vanished), so no trial counts twice."""
+    trials = study.get_trials(deepcopy=False)
+    replaced = superseded(trials)
+    return [trial for trial in trials if trial.state in _COUNTED and counts(trial, replaced)]
+
+
+def superseded(trials: list[FrozenTrial]) -> set[int]:
+    """The numbers of the trials that a later trial retries."""
+    return {number for trial in trials for number in RetryHeartbeatStaleTrialCallback.retry_history(trial)}
+
+
+def counts(trial: FrozenTrial, replaced: set[int]) -> bool:
+    """Whether a finished ``trial`` counts towards ``n_trials``, given the ``superseded`` numbers."""
+    return trial.number not in replaced and not TrialRecord.from_trial(trial).is_interrupted
 
 
 def best_so_far(study: optuna.Study) -> tuple[int | None, list[float] | None, list[int]]:
@@ -189,12 +201,17 @@ def prepare(
     url = resolve_storage_url(storage)
     # A server is checked before the data loads; an SQLite file is created only once the data is
     # known to be good, so a bad dataset leaves no database behind.
-    backend = None if is_sqlite(url) else open_storage(url)
+    retry = StaleTrialRetry(settings.max_retries)
+
+    def connect() -> optuna.storages.RDBStorage:
+        return open_storage(url, grace_period=settings.grace_period, on_stale=retry)
+
+    backend = None if is_sqlite(url) else connect()
     dataset = load_dataset(definition.data, seed=settings.seed)
     from ressearch.training.compile import check_task
 
     check_task(settings.objective_metrics, dataset, label_smoothing="label_smoothing" in definition.train)
-    backend = backend or open_storage(url)
+    backend = backend or connect()
     created = settings.name not in study_names(backend)
     existing = 0
     previous_meta = None
@@ -232,6 +249,7 @@ def prepare(
     ).write(study)
     if created:
         study.set_metric_names(list(settings.objective_metrics))
+    reap_vanished_workers(study, retry)  # before counting: their retries are waiting to run
     return PreparedStudy(
         definition=definition,
         study=study,
@@ -240,6 +258,7 @@ def prepare(
         artifacts=folder,
         created=created,
         done_before=len(finished_trials(study)),
+        retry=retry,
     )
 
 
@@ -286,11 +305,12 @@ def optimize(
     started = time.monotonic()
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        reap_vanished_workers(study, prepared.retry)
         done = len(finished_trials(study))
         if done >= settings.n_trials:
             study.stop()
         record = TrialRecord.from_trial(trial)
-        if on_trial and not record.is_interrupted:
+        if on_trial and counts(trial, superseded(study.get_trials(deepcopy=False))):
             on_trial(
                 TrialEvent(
                     number=trial.number,
@@ -328,6 +348,7 @@ def summarize(prepared: PreparedStudy, *, interrupted: bool = False, elapsed: fl
     study = prepared.study
     settings = prepared.definition.settings
     trials = study.get_trials(deepcopy=False)
+    replaced = superseded(trials)
     summary = RunSummary(
         name=settings.name,
         target=settings.n_trials,
@@ -335,10 +356,7 @@ def summarize(prepared: PreparedStudy, *, interrupted: bool = False, elapsed: fl
         done=len(finished_trials(study)),
         complete=sum(trial.state == TrialState.COMPLETE for trial in trials),
         pruned=sum(trial.state == TrialState.PRUNED for trial in trials),
-        failed=sum(
-            trial.state == TrialState.FAIL and not TrialRecord.from_trial(trial).is_interrupted
-            for trial in trials
-        ),
+        failed=sum(trial.state == TrialState.FAIL and counts(trial, replaced) for trial in trials),
         interrupted=interrupted,
         elapsed=elapsed,
     )
@@ -381,6 +399,7 @@ def _fail_running(study: optuna.Study, trial_ids: set[int]) -> None:
     for trial_id in list(trial_ids):
         try:
             if storage.get_trial(trial_id).state == TrialState.RUNNING:
+                requeue(study, trial_id)
                 TrialRecord.interruption().write_to_storage(storage, trial_id)
                 storage.set_trial_state_values(trial_id, TrialState.FAIL)
         except (RessearchError, RuntimeError, ValueError):

@@ -9,6 +9,7 @@ supported. Passwords never leave this module unredacted: every error names the U
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from ressearch.redact import redact
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.trial import FrozenTrial
 
 __all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "is_sqlite", "open_storage", "resolve_storage_url"]
 
@@ -97,11 +99,18 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
 
 
-def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.storages.RDBStorage:
+def open_storage(
+    url: str | None = None,
+    *,
+    heartbeat: bool = True,
+    grace_period: float = _GRACE_PERIOD_S,
+    on_stale: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage for ``url`` (see :func:`resolve_storage_url`).
 
-    With ``heartbeat``, running trials send heartbeats, so a trial whose worker died is failed
-    by the next worker instead of staying RUNNING forever.
+    With ``heartbeat``, running trials send a heartbeat every ``grace_period / 4`` seconds (at
+    most 30), so a trial whose worker died is failed by the next worker after ``grace_period``
+    seconds instead of staying RUNNING forever, and ``on_stale(study, trial)`` is called for it.
 
     Raises:
         StorageError: the URL is malformed or the database cannot be reached.
@@ -112,7 +121,11 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.st
     resolved = resolve_storage_url(url)
     kwargs: dict[str, Any] = {}
     if heartbeat:
-        kwargs = {"heartbeat_interval": _HEARTBEAT_INTERVAL_S, "grace_period": _GRACE_PERIOD_S}
+        kwargs = {
+            "heartbeat_interval": max(1, int(min(_HEARTBEAT_INTERVAL_S, grace_period / 4))),
+            "grace_period": int(grace_period),
+            "heartbeat_stale_trial_callback": on_stale,
+        }
     try:
         return optuna.storages.RDBStorage(resolved, engine_kwargs=_engine_kwargs(resolved), **kwargs)
     except (SQLAlchemyError, OSError, RuntimeError) as error:

@@ -22,6 +22,7 @@ from ressearch.config.training import TrainConfig
 from ressearch.data.dataset import Dataset
 from ressearch.errors import TrialFailed
 from ressearch.training.callbacks import CurveRecorder
+from ressearch.training.checkpoint import EpochCheckpointer, read_checkpoint
 from ressearch.training.compile import compile_model, targets
 from ressearch.training.measure import evaluate, measure_latency
 
@@ -49,12 +50,17 @@ def train_trial(
     recorder: CurveRecorder | None = None,
     max_params: int | None = None,
     save_to: Path | None = None,
+    checkpoint: Path | None = None,
     verbose: int = 0,
 ) -> TrialResult:
     """Build, compile and fit one trial; evaluate the final model on the validation split.
 
     The recorded metrics are those of the model as saved to ``save_to`` (the best epoch's
     weights when early stopping restores them), so an exported model scores what was recorded.
+    With ``checkpoint`` (a folder), every epoch ends with a checkpoint there, and a checkpoint
+    found there at the start is continued: weights, optimizer state and the learning curve are
+    restored, training goes on from the next epoch, and the random generators are seeded from
+    ``seed`` and that epoch. (Early stopping counts its patience from the resumed epoch.)
 
     Raises:
         TrialFailed: NaN loss, out of memory, or more than ``max_params`` parameters.
@@ -68,7 +74,17 @@ def train_trial(
         raise TrialFailed(f"the model has {params:,} parameters, above study.max_params={max_params:,}")
     compile_model(model, train, dataset)
     recorder = recorder or CurveRecorder()
-    all_callbacks: list[keras.callbacks.Callback] = [recorder, *callbacks]
+    all_callbacks: list[keras.callbacks.Callback] = [recorder]
+    initial_epoch = 0
+    if checkpoint is not None:
+        found = read_checkpoint(checkpoint)
+        if found is not None:
+            found.restore(model)
+            recorder.curve.update({name: list(values) for name, values in found.curve.items()})
+            initial_epoch = found.epochs
+            keras.utils.set_random_seed(seed + initial_epoch)
+        all_callbacks.append(EpochCheckpointer(checkpoint, recorder.curve))
+    all_callbacks.extend(callbacks)  # the pruner after the checkpoint: a pruned epoch is saved too
     if train.early_stopping_patience:
         all_callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -82,6 +98,7 @@ def train_trial(
             targets(dataset, dataset.y_train),
             validation_data=(dataset.x_val, targets(dataset, dataset.y_val)),
             epochs=train.epochs,
+            initial_epoch=initial_epoch,
             batch_size=train.batch_size,
             class_weight=dataset.class_weight,
             callbacks=all_callbacks,

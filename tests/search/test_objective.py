@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import optuna
 import pytest
@@ -15,6 +16,7 @@ from ressearch.data import load_dataset
 from ressearch.search import Objective, TrialRecord
 from ressearch.search.objective import SampledTrial, worker_name
 from ressearch.search.record import RECORD_VERSION
+from ressearch.search.retry import process_start_time
 from ressearch.storage.urls import open_storage
 from ressearch.training.callbacks import CurveRecorder
 from tests.helpers import one_line, tiny_study
@@ -59,7 +61,9 @@ def test_sample_alone_records_the_trial_before_training(storage_url, unique_name
         train=sampled.train.to_dict(),
         seed=sampled.seed,
         worker=worker_name(),
+        worker_started=process_start_time(os.getpid()),
     )
+    assert record.worker_started is not None  # with the pid, it tells this process from a later one
     assert ArchitectureConfig.from_dict(record.architecture) == sampled.architecture
     assert TrainConfig.from_dict(record.train) == sampled.train
     assert sampled.train == TrainConfig(epochs=2, batch_size=64, optimizer="adam", learning_rate=0.01)

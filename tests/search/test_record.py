@@ -15,6 +15,7 @@ from ressearch.config import parse_study
 from ressearch.search.record import (
     INTERRUPTED_REASON,
     RECORD_VERSION,
+    RETRIED_REASON,
     STUDY_ATTR,
     STUDY_META_VERSION,
     StudyMeta,
@@ -31,6 +32,7 @@ FULL = TrialRecord(
     train={"epochs": 2, "optimizer": "adam"},
     seed=7,
     worker="host:123",
+    worker_started=4567.0,
     model_artifact="0f3c",
     model_params=1234,
     metrics={"val_accuracy": 0.75, "val_loss": 0.5},
@@ -39,6 +41,7 @@ FULL = TrialRecord(
     train_seconds=1.25,
     fail_reason=None,
     interrupted=None,
+    resumed_from=3,
 )
 
 
@@ -47,7 +50,11 @@ def test_trial_record_round_trips_through_attrs():
     assert TrialRecord.from_attrs(attrs) == FULL
     # The version is stored under the name the dashboard shows; None fields are left out.
     assert attrs["record_version"] == RECORD_VERSION and "version" not in attrs
-    assert set(attrs) == {_name(item.name) for item in fields(TrialRecord)} - {"fail_reason", "interrupted"}
+    assert set(attrs) == {_name(item.name) for item in fields(TrialRecord)} - {
+        "fail_reason",
+        "interrupted",
+        "retried",
+    }
     assert TrialRecord(seed=3, interrupted=False).to_attrs() == {"seed": 3, "interrupted": False}
     assert TrialRecord().to_attrs() == {}
     # Keys of other tools are ignored; a trial ressearch did not make reads as an empty record.
@@ -59,11 +66,12 @@ def _name(field: str) -> str:
     return "record_version" if field == "version" else field
 
 
-def test_interruption_marks_the_trial():
+def test_interruption_and_a_vanished_worker_mark_the_trial():
     record = TrialRecord.interruption()
     assert record.is_interrupted and record.fail_reason == INTERRUPTED_REASON
     assert not TrialRecord(fail_reason="nan loss").is_interrupted
     assert TrialRecord.from_attrs(record.to_attrs()).is_interrupted
+    assert TrialRecord.from_attrs(TrialRecord.vanished().to_attrs()).fail_reason == RETRIED_REASON
 
 
 def test_a_record_from_a_newer_ressearch_is_refused():
@@ -80,8 +88,13 @@ def test_trial_records_round_trip_through_a_storage(storage_url, unique_name):
     study = optuna.create_study(study_name=unique_name, storage=storage)
     trial = study.ask()
     TrialRecord.started(
-        architecture=FULL.architecture, train=FULL.train, seed=FULL.seed, worker=FULL.worker
+        architecture=FULL.architecture,
+        train=FULL.train,
+        seed=FULL.seed,
+        worker=FULL.worker,
+        worker_started=FULL.worker_started,
     ).write(trial)
+    TrialRecord(resumed_from=FULL.resumed_from).write(trial)
     TrialRecord(
         model_artifact=FULL.model_artifact,
         model_params=FULL.model_params,

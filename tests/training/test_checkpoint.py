@@ -1,0 +1,62 @@
+"""Per-epoch checkpoints: a fit stopped after some epochs continues where it stopped."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ressearch import ArchitectureConfig, TrainConfig
+from ressearch.data import DataConfig, load_dataset
+from ressearch.training import train_trial
+from ressearch.training.checkpoint import clear_checkpoint, read_checkpoint
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_dataset(DataConfig(source="builtin:breast_cancer", max_rows=200), seed=0)
+
+
+def _config(dataset) -> ArchitectureConfig:
+    return ArchitectureConfig(
+        input_shape=dataset.input_shape, outputs=dataset.outputs, depths=(1,), widths=(8,)
+    )
+
+
+def test_a_fit_continues_from_its_checkpoint(dataset, tmp_path):
+    folder = tmp_path / "ckpt"
+    config = _config(dataset)
+    first = train_trial(config, TrainConfig(epochs=2, batch_size=32), dataset, seed=0, checkpoint=folder)
+    saved = read_checkpoint(folder)
+    assert saved is not None and saved.epochs == 2 and saved.curve == first.curve
+    assert sorted(path.name for path in folder.iterdir()) == ["epoch-2.keras", "state.json"]  # the last only
+
+    # The same trial asked for 4 epochs: epochs 3 and 4 only, the curve carried on.
+    resumed = train_trial(config, TrainConfig(epochs=4, batch_size=32), dataset, seed=0, checkpoint=folder)
+    assert resumed.epochs == 4
+    assert resumed.curve["loss"][:2] == first.curve["loss"]
+    assert read_checkpoint(folder).epochs == 4
+    # It went on from the trained weights and optimizer state: better than a fresh 2-epoch start.
+    assert resumed.curve["loss"][2] < first.curve["loss"][0]
+    clear_checkpoint(folder)
+    assert not folder.exists() and read_checkpoint(folder) is None
+
+
+def test_a_half_written_checkpoint_is_never_loaded(dataset, tmp_path):
+    folder = tmp_path / "ckpt"
+    train_trial(_config(dataset), TrainConfig(epochs=1, batch_size=32), dataset, seed=0, checkpoint=folder)
+    # A crash while writing epoch 2 leaves only a partial file: the whole epoch-1 checkpoint stays.
+    (folder / ".partial-epoch-2.keras").write_bytes(b"half a zip")
+    assert read_checkpoint(folder).epochs == 1
+    # A state that names a model file that is not there (or cannot be read) is no checkpoint.
+    state = json.loads((folder / "state.json").read_text())
+    (folder / "state.json").write_text(json.dumps({**state, "model_file": "epoch-9.keras"}))
+    assert read_checkpoint(folder) is None
+    (folder / "state.json").write_text("{not json")
+    assert read_checkpoint(folder) is None
+    assert np.isfinite(
+        train_trial(_config(dataset), TrainConfig(epochs=1), dataset, seed=0).metrics["val_loss"]
+    )

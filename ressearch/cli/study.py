@@ -19,85 +19,32 @@ def _format_values(values: list[float] | None) -> str:
     return ", ".join(f"{value:.4g}" for value in values)
 
 
-@app.command()
-@user_errors
-def run(
-    study_file: Annotated[Path, typer.Argument(help="The study file (YAML).")],
-    storage: StorageOption = None,
-    n_trials: Annotated[
-        int | None, typer.Option(min=1, help="The total number of trials the study should reach.")
-    ] = None,
-    timeout: Annotated[
-        float | None, typer.Option(min=1, help="Stop starting trials after S seconds.")
-    ] = None,
-    artifacts: ArtifactsOption = None,
-) -> None:
-    """Create a study from STUDY_FILE, or resume it, and run it to its total of trials."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _trial_line(event: Any) -> str:
+    line = f"trial {event.number} {event.state.lower()}"
+    if event.values and event.state == "PRUNED":
+        line += f" (last reported {_format_values(event.values)})"
+    elif event.values:
+        line += f": {_format_values(event.values)}"
+    if event.reason:
+        line += f" ({event.reason})"
+    return line
 
-    from ressearch.config.files import load_study_file
 
-    definition = load_study_file(study_file)
-    import_tensorflow_quietly()
-    quiet_optuna()
-    from ressearch.search.runner import RunStart, TrialEvent, run_study
+def _start_lines(start: Any) -> list[str]:
+    verb = "created" if start.created else "resuming"
+    data = start.data
+    lines = [
+        f"study {start.name} ({verb}) on {start.storage}: {start.done}/{start.target} trials done, "
+        f"optimising {', '.join(start.metrics)}",
+        f"data: {data.get('source')} -> {data.get('n_train')} train / {data.get('n_val')} validation rows, "
+        f"input {tuple(data.get('input_shape') or ())}, task {data.get('task')}",
+    ]
+    if start.multi_objective:
+        lines.append("pruning is not used: Optuna cannot prune studies with several objectives")
+    return lines
 
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("best {task.fields[best]}"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
-    task: list[Any] = []
 
-    def on_start(start: RunStart) -> None:
-        verb = "created" if start.created else "resuming"
-        err.print(
-            f"study {start.name} ({verb}) on {start.storage}: {start.done}/{start.target} trials done, "
-            f"optimising {', '.join(start.metrics)}",
-            markup=False,
-        )
-        data = start.data
-        err.print(
-            f"data: {data.get('source')} -> {data.get('n_train')} train / "
-            f"{data.get('n_val')} validation rows, input {tuple(data.get('input_shape') or ())}, "
-            f"task {data.get('task')}",
-            markup=False,
-        )
-        if start.multi_objective:
-            err.print(
-                "pruning is not used: Optuna cannot prune studies with several objectives", markup=False
-            )
-        progress.start()
-        best = _format_values(start.best)
-        task.append(progress.add_task(start.name, total=start.target, completed=start.done, best=best))
-
-    def on_trial(event: TrialEvent) -> None:
-        line = f"trial {event.number} {event.state.lower()}"
-        if event.values and event.state == "PRUNED":
-            line += f" (last reported {_format_values(event.values)})"
-        elif event.values:
-            line += f": {_format_values(event.values)}"
-        if event.reason:
-            line += f" ({event.reason})"
-        progress.console.print(line, markup=False)
-        progress.update(task[0], completed=event.done, best=_format_values(event.best))
-
-    try:
-        summary = run_study(
-            definition,
-            storage=storage,
-            artifacts=artifacts,
-            n_trials=n_trials,
-            timeout=timeout,
-            on_start=on_start,
-            on_trial=on_trial,
-        )
-    finally:
-        progress.stop()
+def _print_summary(summary: Any) -> None:
     state = "interrupted" if summary.interrupted else "done"
     out.print(
         f"{summary.name}: {state}, {summary.done}/{summary.target} trials "
@@ -112,3 +59,203 @@ def run(
     if summary.interrupted:
         out.print("run the same command again to finish the study", markup=False)
         raise typer.Exit(1)  # 0 done, 2 a user mistake, 1 anything else (an interruption too)
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best {task.fields[best]}"),
+        TextColumn("{task.fields[running]}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+NTrialsOption = Annotated[
+    int | None, typer.Option("--n-trials", min=1, help="The total number of trials the study should reach.")
+]
+TimeoutOption = Annotated[float | None, typer.Option(min=1, help="Stop starting trials after S seconds.")]
+
+
+@app.command()
+@user_errors
+def run(
+    study_file: Annotated[Path, typer.Argument(help="The study file (YAML).")],
+    storage: StorageOption = None,
+    n_trials: NTrialsOption = None,
+    timeout: TimeoutOption = None,
+    artifacts: ArtifactsOption = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Run N worker processes on this machine (default: in this one).")
+    ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(help="GPUs for the workers: all, or indices like 0,1 (one per worker, round robin)."),
+    ] = None,
+    trials_per_gpu: Annotated[int, typer.Option(min=1, help="Workers sharing one GPU.")] = 1,
+) -> None:
+    """Create a study from STUDY_FILE, or resume it, and run it to its total of trials."""
+    from ressearch.config.files import load_study_file
+
+    definition = load_study_file(study_file)
+    if workers is not None or gpus is not None:
+        from ressearch.workers import plan_workers
+
+        plans = plan_workers(workers, gpus, trials_per_gpu)  # a bad flag fails before any work
+        _run_workers(study_file, definition, plans, storage, artifacts, n_trials, timeout)
+        return
+    _run_here(definition, storage, artifacts, n_trials, timeout, worker_index=None, progress=True)
+
+
+@app.command()
+@user_errors
+def worker(
+    study_file: Annotated[Path, typer.Argument(help="The study file (YAML).")],
+    storage: StorageOption = None,
+    n_trials: NTrialsOption = None,
+    timeout: TimeoutOption = None,
+    artifacts: ArtifactsOption = None,
+    index: Annotated[
+        int | None, typer.Option(min=0, help="This worker's index: its own reproducible seed stream.")
+    ] = None,
+) -> None:
+    """Join the study of STUDY_FILE (from any machine that reaches its storage) and run trials
+    until it reaches its total."""
+    import os
+
+    from ressearch.config.files import load_study_file
+    from ressearch.workers.devices import WORKER_INDEX_ENV
+
+    definition = load_study_file(study_file)
+    if index is None and os.environ.get(WORKER_INDEX_ENV, "").isdigit():
+        index = int(os.environ[WORKER_INDEX_ENV])
+    if index is None:  # no index given: a seed stream of this process's own
+        import socket
+
+        index = hash((socket.gethostname(), os.getpid())) % 2**31
+    _run_here(definition, storage, artifacts, n_trials, timeout, worker_index=index, progress=False)
+
+
+def _run_here(
+    definition: Any,
+    storage: str | None,
+    artifacts: Path | None,
+    n_trials: int | None,
+    timeout: float | None,
+    *,
+    worker_index: int | None,
+    progress: bool,
+) -> None:
+    """Run trials in this process: with a progress bar (``run``), or a line per trial (``worker``)."""
+    import_tensorflow_quietly()
+    quiet_optuna()
+    from ressearch.search.runner import RunStart, TrialEvent, run_study
+
+    bar = _progress() if progress else None
+    task: list[Any] = []
+
+    def on_start(start: RunStart) -> None:
+        for line in _start_lines(start):
+            err.print(line, markup=False)
+        if bar is not None:
+            bar.start()
+            best = _format_values(start.best)
+            task.append(
+                bar.add_task(start.name, total=start.target, completed=start.done, best=best, running="")
+            )
+
+    def on_trial(event: TrialEvent) -> None:
+        if bar is None:
+            err.print(_trial_line(event), markup=False)
+            return
+        bar.console.print(_trial_line(event), markup=False)
+        bar.update(task[0], completed=event.done, best=_format_values(event.best))
+
+    try:
+        summary = run_study(
+            definition,
+            storage=storage,
+            artifacts=artifacts,
+            n_trials=n_trials,
+            timeout=timeout,
+            on_start=on_start,
+            on_trial=on_trial,
+            worker_index=worker_index,
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    _print_summary(summary)
+
+
+def _run_workers(
+    study_file: Path,
+    definition: Any,
+    plans: list[Any],
+    storage: str | None,
+    artifacts: Path | None,
+    n_trials: int | None,
+    timeout: float | None,
+) -> None:
+    """Create or resume the study here, then supervise local worker processes until it is done."""
+    import time
+
+    import_tensorflow_quietly()
+    quiet_optuna()
+    from ressearch.search.runner import prepare, summarize
+    from ressearch.storage.urls import resolve_storage_url
+    from ressearch.workers import StudyProgress, Supervisor
+
+    started = time.monotonic()
+    overridden = definition.with_overrides(n_trials=n_trials, timeout=timeout)
+    # Prepared once here: the study exists before its workers start, so they never race to create it.
+    prepared = prepare(overridden, storage=storage, artifacts=artifacts)
+    for line in _start_lines(prepared.start_event()):
+        err.print(line, markup=False)
+    devices = ", ".join(sorted({plan.devices for plan in plans if plan.devices is not None})) or "inherited"
+    log_dir = prepared.artifacts / "workers" / overridden.settings.name
+    err.print(f"{len(plans)} workers (GPUs: {devices}); their logs: {log_dir}", markup=False)
+    bar = _progress()
+    bar.start()
+    settings = overridden.settings
+    task = bar.add_task(
+        settings.name, total=settings.n_trials, completed=prepared.done_before, best="-", running=""
+    )
+
+    def on_progress(status: StudyProgress) -> None:
+        running = ", ".join(f"w{index}:#{number}" for index, number in sorted(status.running.items()))
+        bar.update(task, completed=status.done, best=_format_values(status.best), running=running)
+
+    def on_restart(index: int, code: int | None, delay: float) -> None:
+        bar.console.print(f"worker {index} exited with code {code}: restarting in {delay:.0f}s", markup=False)
+
+    supervisor = Supervisor(
+        study_file.resolve(),
+        name=settings.name,
+        target=settings.n_trials,
+        storage=resolve_storage_url(storage),
+        artifacts=prepared.artifacts,
+        plans=plans,
+        log_dir=log_dir,
+        n_trials=n_trials,
+        timeout=timeout,
+        on_progress=on_progress,
+        on_restart=on_restart,
+    )
+    try:
+        result = supervisor.run()
+    finally:
+        bar.stop()
+    if result.error is not None and result.user_error:
+        from ressearch.errors import RessearchError
+
+        raise RessearchError(result.error)  # one line, exit 2
+    if result.error is not None:
+        err.print(f"error: {result.error}", markup=False)
+        raise typer.Exit(1)
+    _print_summary(summarize(prepared, interrupted=result.interrupted, elapsed=time.monotonic() - started))

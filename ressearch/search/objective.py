@@ -23,7 +23,14 @@ from ressearch.data.dataset import Dataset
 from ressearch.errors import ConfigError, TrialFailed
 from ressearch.redact import redact
 from ressearch.search.record import TrialRecord
-from ressearch.search.retry import chain_number, process_start_time, requeue
+from ressearch.search.retry import (
+    SURPLUS_REASON,
+    chain_number,
+    free_slots,
+    is_retry,
+    process_start_time,
+    requeue,
+)
 from ressearch.search.space import sample, sample_train
 from ressearch.storage.artifacts import open_artifact_store, upload_model
 
@@ -103,6 +110,7 @@ class Objective:
             seed=sampled.seed,
             worker=self.worker,
             worker_started=self.worker_started,
+            devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         ).write(trial)
         return sampled
 
@@ -115,6 +123,24 @@ class Objective:
         from optuna_integration import KerasPruningCallback
 
         return [KerasPruningCallback(trial, monitor)]
+
+    def claim_slot(self, trial: optuna.Trial) -> None:
+        """Go on only if one of the study's ``n_trials`` slots is free for this trial.
+
+        Raises:
+            TrialFailed: every slot was done or taken by an earlier trial when this one started
+                (another worker won the race): the trial is marked surplus, not counted, and
+                this worker stops starting trials.
+        """
+        frozen = trial.study._storage.get_trial(trial._trial_id)
+        if is_retry(frozen):  # a retry takes the slot of the trial it continues
+            return
+        trials = trial.study.get_trials(deepcopy=False)
+        if free_slots(trials, self.definition.settings.n_trials, before=frozen) > 0:
+            return
+        TrialRecord(surplus=True, fail_reason=SURPLUS_REASON).write(trial)
+        trial.study.stop()
+        raise TrialFailed(SURPLUS_REASON)
 
     def checkpoint(self, sampled: SampledTrial) -> Path:
         """The folder of this trial's per-epoch checkpoint (shared by its retry chain)."""
@@ -186,6 +212,7 @@ class Objective:
         recorder = CurveRecorder()
         sampled: SampledTrial | None = None
         try:
+            self.claim_slot(trial)
             sampled = self.sample(trial)
             self.resume(trial, sampled)
             result, artifact_id = self.train(trial, sampled, recorder)

@@ -63,6 +63,7 @@ class TrialRecord:
     seed: int | None = None
     worker: str | None = None  # host:pid, for studies run by several workers
     worker_started: float | None = None  # the worker process's start time, so a reused pid is not it
+    devices: str | None = None  # CUDA_VISIBLE_DEVICES as the worker saw it (its GPUs)
     model_artifact: str | None = None
     model_params: int | None = None
     metrics: dict[str, float] | None = None
@@ -71,6 +72,7 @@ class TrialRecord:
     train_seconds: float | None = None
     fail_reason: str | None = None
     interrupted: bool | None = None
+    surplus: bool | None = None  # started when every slot of n_trials was taken: not counted
     resumed_from: int | None = None  # epochs restored from the checkpoint of the trial it retries
 
     def to_attrs(self) -> dict[str, Any]:
@@ -112,6 +114,7 @@ class TrialRecord:
         seed: int,
         worker: str,
         worker_started: float | None = None,
+        devices: str | None = None,
     ) -> TrialRecord:
         """What a trial records before it trains, so a running trial shows its network."""
         return cls(
@@ -121,6 +124,7 @@ class TrialRecord:
             seed=seed,
             worker=worker,
             worker_started=worker_started,
+            devices=devices,
         )
 
     @classmethod

@@ -25,18 +25,68 @@ from optuna.trial import FrozenTrial, TrialState
 from ressearch.search.record import TrialRecord
 
 __all__ = [
+    "COUNTED_STATES",
+    "SURPLUS_REASON",
     "StaleTrialRetry",
     "chain_number",
+    "counted",
+    "counts",
+    "free_slots",
+    "is_retry",
     "process_start_time",
     "reap_vanished_workers",
     "requeue",
+    "superseded",
 ]
+
+COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+SURPLUS_REASON = "surplus: the study's n_trials were done or running when it started; not counted"
 
 
 def chain_number(trial: FrozenTrial) -> int:
     """The number of the first trial this one retries (itself if it is no retry)."""
     first = RetryHeartbeatStaleTrialCallback.retried_trial_number(trial)
     return trial.number if first is None else int(first)
+
+
+def is_retry(trial: FrozenTrial) -> bool:
+    return RetryHeartbeatStaleTrialCallback.retried_trial_number(trial) is not None
+
+
+def superseded(trials: list[FrozenTrial]) -> set[int]:
+    """The numbers of the trials that a later trial retries."""
+    return {number for trial in trials for number in RetryHeartbeatStaleTrialCallback.retry_history(trial)}
+
+
+def counts(trial: FrozenTrial, replaced: set[int]) -> bool:
+    """Whether ``trial`` (finished or not) holds one of the ``n_trials`` slots, given the
+    ``superseded`` numbers: not if a retry continues it, nor if it was interrupted or surplus."""
+    record = TrialRecord.from_trial(trial)
+    return trial.number not in replaced and not (record.is_interrupted or record.surplus)
+
+
+def counted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The finished trials that count towards ``n_trials`` (none counts twice)."""
+    replaced = superseded(trials)
+    return [trial for trial in trials if trial.state in COUNTED_STATES and counts(trial, replaced)]
+
+
+def free_slots(trials: list[FrozenTrial], n_trials: int, *, before: FrozenTrial | None = None) -> int:
+    """How many of the ``n_trials`` slots no trial holds: counted, running or waiting ones do.
+
+    With ``before`` (a new running trial), only the running trials that started before it, or
+    that continue a chain, are counted against it: of two that start at once the later yields.
+    """
+    replaced = superseded(trials)
+    held = 0
+    for trial in trials:
+        if (before is not None and trial.number == before.number) or not counts(trial, replaced):
+            continue
+        if trial.state == TrialState.RUNNING and before is not None:
+            held += trial.number < before.number or is_retry(trial)
+        else:
+            held += trial.state in (*COUNTED_STATES, TrialState.RUNNING, TrialState.WAITING)
+    return n_trials - held
 
 
 def process_start_time(pid: int) -> float | None:

@@ -10,6 +10,7 @@ used alone. Nothing here prints: callers get events.
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import threading
 import time
@@ -21,7 +22,6 @@ from types import FrameType
 from typing import Any
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from ressearch.config.study import StudyDefinition
@@ -30,7 +30,15 @@ from ressearch.errors import ConfigError, RessearchError, TrialFailed
 from ressearch.redact import redact
 from ressearch.search.objective import Objective
 from ressearch.search.record import StudyMeta, TrialRecord
-from ressearch.search.retry import StaleTrialRetry, reap_vanished_workers, requeue
+from ressearch.search.retry import (
+    StaleTrialRetry,
+    counted,
+    counts,
+    free_slots,
+    reap_vanished_workers,
+    requeue,
+    superseded,
+)
 from ressearch.search.samplers import make_pruner, make_sampler
 from ressearch.storage.artifacts import artifact_dir_for
 from ressearch.storage.studies import study_names
@@ -46,10 +54,11 @@ __all__ = [
     "optimize",
     "prepare",
     "run_study",
+    "sampler_seed",
     "summarize",
 ]
 
-_COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+_POLL_S = 2.0  # how often a worker with no slot left looks again (a trial may be requeued)
 
 
 @dataclass(frozen=True)
@@ -132,19 +141,7 @@ class PreparedStudy:
 def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
     """Trials that count towards the total: complete, pruned or failed, and not continued by a
     retry (an interrupted trial, or one whose worker vanished), so no trial counts twice."""
-    trials = study.get_trials(deepcopy=False)
-    replaced = superseded(trials)
-    return [trial for trial in trials if trial.state in _COUNTED and counts(trial, replaced)]
-
-
-def superseded(trials: list[FrozenTrial]) -> set[int]:
-    """The numbers of the trials that a later trial retries."""
-    return {number for trial in trials for number in RetryHeartbeatStaleTrialCallback.retry_history(trial)}
-
-
-def counts(trial: FrozenTrial, replaced: set[int]) -> bool:
-    """Whether a finished ``trial`` counts towards ``n_trials``, given the ``superseded`` numbers."""
-    return trial.number not in replaced and not TrialRecord.from_trial(trial).is_interrupted
+    return counted(study.get_trials(deepcopy=False))
 
 
 def best_so_far(study: optuna.Study) -> tuple[int | None, list[float] | None, list[int]]:
@@ -155,6 +152,22 @@ def best_so_far(study: optuna.Study) -> tuple[int | None, list[float] | None, li
         return None, None, [trial.number for trial in study.best_trials]
     best = study.best_trial
     return best.number, [float(best.value)] if best.value is not None else None, [best.number]
+
+
+def sampler_seed(seed: int, existing: int, worker_index: int | None = None) -> int:
+    """The sampler's seed: it moves on with the study (a resumed run does not replay old samples)
+    and, for one of several workers, with the worker's index.
+
+    Example:
+        >>> sampler_seed(0, 5)
+        5
+        >>> len({sampler_seed(0, 5, index) for index in range(4)})
+        4
+    """
+    if worker_index is None:
+        return seed + existing
+    digest = hashlib.sha256(f"{seed}:{worker_index}:{existing}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
 def _check_resumable(study: optuna.Study, definition: StudyDefinition) -> StudyMeta:
@@ -191,11 +204,14 @@ def prepare(
     *,
     storage: str | None = None,
     artifacts: str | Path | None = None,
+    worker_index: int | None = None,
 ) -> PreparedStudy:
     """Open the storage, load the data, and create the study or check that it can be resumed.
 
     Bad data, a metric the task cannot measure or a study that cannot be resumed with this file
-    raise before anything is written.
+    raise before anything is written. ``worker_index`` (one of several workers) gives the
+    sampler a seed stream of its own, reproducible from the study seed and that index, so
+    workers started together do not repeat each other's samples.
     """
     settings = definition.settings
     url = resolve_storage_url(storage)
@@ -222,7 +238,7 @@ def prepare(
     # The sampler's seed moves on with the study, so a resumed run does not replay old samples.
     sampler = make_sampler(
         settings.sampler,
-        seed=settings.seed + existing,
+        seed=sampler_seed(settings.seed, existing, worker_index),
         multi_objective=settings.multi_objective,
         grid=definition.grid() if settings.sampler == "grid" else None,
     )
@@ -292,9 +308,12 @@ def optimize(
 ) -> bool:
     """Run trials until the study has ``n_trials`` counted trials (or its timeout passes).
 
+    Several workers share the total exactly: a trial starts only in a free slot (the study's
+    counted, running and waiting trials are fewer than ``n_trials``), and a worker with no slot
+    left waits until the trials in flight elsewhere finish (or one is requeued for it to run).
     Ctrl-C and SIGTERM end the run cleanly: the interrupted trial is marked FAIL with
-    ``interrupted`` set (it does not count, so a later run replaces it) and no trial this
-    process ran is left RUNNING.
+    ``interrupted`` set and requeued (a later run continues it) and no trial this process ran is
+    left RUNNING.
 
     Returns:
         True if the run was interrupted.
@@ -306,11 +325,12 @@ def optimize(
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         reap_vanished_workers(study, prepared.retry)
-        done = len(finished_trials(study))
-        if done >= settings.n_trials:
-            study.stop()
+        trials = study.get_trials(deepcopy=False)
+        done = len(counted(trials))
+        if free_slots(trials, settings.n_trials) <= 0:
+            study.stop()  # no trial to start: the rest are done or in flight
         record = TrialRecord.from_trial(trial)
-        if on_trial and counts(trial, superseded(study.get_trials(deepcopy=False))):
+        if on_trial and counts(trial, superseded(trials)):
             on_trial(
                 TrialEvent(
                     number=trial.number,
@@ -324,23 +344,32 @@ def optimize(
                 )
             )
 
-    remaining = settings.n_trials - len(finished_trials(study))
-    if remaining <= 0:
-        return False
+    deadline = started + settings.timeout if settings.timeout else None
     try:
         with _signals_as_interrupt():
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                timeout=settings.timeout,
-                catch=(TrialFailed,),
-                callbacks=[after_trial],
-                gc_after_trial=True,
-            )
+            while True:
+                reap_vanished_workers(study, prepared.retry)
+                optuna.storages.fail_stale_trials(study)  # other machines' vanished workers
+                trials = study.get_trials(deepcopy=False)
+                remaining = settings.n_trials - len(counted(trials))
+                left = None if deadline is None else deadline - time.monotonic()
+                if remaining <= 0 or (left is not None and left <= 0):
+                    return False
+                if free_slots(trials, settings.n_trials) <= 0:
+                    # Every slot is done or in flight on some worker: wait, one may be requeued.
+                    time.sleep(_POLL_S)
+                    continue
+                study.optimize(
+                    objective,
+                    n_trials=remaining,
+                    timeout=left,
+                    catch=(TrialFailed,),
+                    callbacks=[after_trial],
+                    gc_after_trial=True,
+                )
     except KeyboardInterrupt:
         _fail_running(study, objective.running)
         return True
-    return False
 
 
 def summarize(prepared: PreparedStudy, *, interrupted: bool = False, elapsed: float = 0.0) -> RunSummary:
@@ -373,6 +402,7 @@ def run_study(
     timeout: float | None = None,
     on_start: Callable[[RunStart], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
+    worker_index: int | None = None,
 ) -> RunSummary:
     """Create the study, or resume it, and run trials until it has ``n_trials`` in all.
 
@@ -384,7 +414,10 @@ def run_study(
         summary = run_study(load_study_file("studies/quickstart.yaml"), n_trials=2)
     """
     prepared = prepare(
-        definition.with_overrides(n_trials=n_trials, timeout=timeout), storage=storage, artifacts=artifacts
+        definition.with_overrides(n_trials=n_trials, timeout=timeout),
+        storage=storage,
+        artifacts=artifacts,
+        worker_index=worker_index,
     )
     if on_start:
         on_start(prepared.start_event())

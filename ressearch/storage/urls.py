@@ -127,7 +127,13 @@ def open_storage(
             "heartbeat_stale_trial_callback": on_stale,
         }
     try:
-        return optuna.storages.RDBStorage(resolved, engine_kwargs=_engine_kwargs(resolved), **kwargs)
+        storage = optuna.storages.RDBStorage(resolved, engine_kwargs=_engine_kwargs(resolved), **kwargs)
+        if is_sqlite(resolved):
+            # Write-ahead logging, kept in the file: readers (the dashboard, `ressearch trials`)
+            # never block the workers' writes, and writers wait on each other, not on readers.
+            with storage.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        return storage
     except (SQLAlchemyError, OSError, RuntimeError) as error:
         reason = redact(str(getattr(error, "orig", None) or error)).strip().splitlines()
         first = reason[0] if reason else type(error).__name__

@@ -1,0 +1,261 @@
+"""The supervisor of N local worker processes (``ressearch run --workers N``).
+
+Each worker is a ``ressearch worker`` subprocess in a session of its own (so a Ctrl-C reaches
+the supervisor only, which stops every worker once, with SIGTERM), with its index and devices
+in its environment and its output in a log file. A worker that dies is restarted with back-off
+(its trial is retried from its checkpoint by the next worker that looks); one that exits with a
+user mistake (code 2) stops them all. All exit when the study reaches its total. The storage URL
+travels in the environment, never on a command line that ``ps`` shows.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import optuna
+from optuna.trial import TrialState
+
+from ressearch.search.record import TrialRecord
+from ressearch.search.retry import counted
+from ressearch.search.runner import best_so_far
+from ressearch.storage.urls import STORAGE_ENV, open_storage
+from ressearch.workers.devices import WorkerPlan, worker_env
+
+__all__ = ["StudyProgress", "Supervisor", "SupervisorResult"]
+
+_USER_ERROR = 2
+_STOP_GRACE_S = 60.0
+
+
+@dataclass(frozen=True)
+class StudyProgress:
+    """Where the study stands, as the supervisor polls it."""
+
+    done: int
+    target: int
+    running: dict[int, int]  # worker index -> the trial number it runs
+    best: list[float] | None
+    restarts: int
+
+
+@dataclass
+class SupervisorResult:
+    """How the workers ended."""
+
+    interrupted: bool = False
+    error: str | None = None  # a worker's one-line user error, or why the workers gave up
+    user_error: bool = False  # the error is a user mistake a worker reported (its exit code 2)
+    restarts: int = 0
+    logs: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class _Worker:
+    plan: WorkerPlan
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    handle: IO[bytes] | None = None
+    restarts: int = 0
+    start_at: float = 0.0  # when to (re)start it
+    done: bool = False
+
+
+class Supervisor:
+    """Start, watch and restart the local workers of one study until it reaches its total."""
+
+    def __init__(
+        self,
+        study_file: Path,
+        *,
+        name: str,
+        target: int,
+        storage: str,
+        artifacts: Path,
+        plans: list[WorkerPlan],
+        log_dir: Path,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        max_restarts: int = 5,
+        poll_s: float = 1.0,
+        env: Mapping[str, str] | None = None,
+        on_progress: Callable[[StudyProgress], None] | None = None,
+        on_restart: Callable[[int, int | None, float], None] | None = None,
+    ) -> None:
+        self.study_file = study_file
+        self.name = name
+        self.target = target
+        self.storage = storage
+        self.artifacts = artifacts
+        self.log_dir = log_dir
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.max_restarts = max_restarts
+        self.poll_s = poll_s
+        self.env = dict(os.environ if env is None else env)
+        self.on_progress = on_progress
+        self.on_restart = on_restart
+        self.workers = [_Worker(plan, log_dir / f"worker-{plan.index}.log") for plan in plans]
+        self._stop = threading.Event()
+        self._user_error = False
+
+    def command(self, plan: WorkerPlan) -> list[str]:
+        """The command line of one worker (the storage URL is in its environment, not here)."""
+        command = [
+            sys.executable,
+            "-m",
+            "ressearch",
+            "worker",
+            str(self.study_file),
+            "--index",
+            str(plan.index),
+        ]
+        command += ["--artifacts", str(self.artifacts)]
+        if self.n_trials is not None:
+            command += ["--n-trials", str(self.n_trials)]
+        if self.timeout is not None:
+            command += ["--timeout", str(self.timeout)]
+        return command
+
+    def _start(self, worker: _Worker) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        worker.handle = worker.log.open("ab")
+        env = {**worker_env(worker.plan, self.env), STORAGE_ENV: self.storage, "PYTHONUNBUFFERED": "1"}
+        worker.process = subprocess.Popen(
+            self.command(worker.plan),
+            stdin=subprocess.DEVNULL,
+            stdout=worker.handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+    def _ended(self, worker: _Worker, code: int, study_done: bool, now: float) -> str | None:
+        """Handle a worker that exited; a reason to stop them all, or None."""
+        self._user_error = code == _USER_ERROR
+        if worker.handle is not None:
+            worker.handle.close()
+        worker.process = None
+        if code == 0 or study_done:
+            worker.done = True
+            return None
+        if code == _USER_ERROR:
+            return _last_error_line(worker.log) or f"worker {worker.plan.index} stopped on a user error"
+        if worker.restarts >= self.max_restarts:
+            return (
+                f"worker {worker.plan.index} exited with code {code} {worker.restarts + 1} times; "
+                f"see {worker.log}"
+            )
+        worker.restarts += 1
+        delay = min(60.0, 2.0 ** (worker.restarts - 1))
+        worker.start_at = now + delay
+        if self.on_restart:
+            self.on_restart(worker.plan.index, code, delay)
+        return None
+
+    def _stop_all(self) -> None:
+        for worker in self.workers:
+            if worker.process is not None and worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_GRACE_S
+        for worker in self.workers:
+            if worker.process is None:
+                continue
+            try:
+                worker.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+            if worker.handle is not None:
+                worker.handle.close()
+
+    def progress(self, study: optuna.Study) -> StudyProgress:
+        trials = study.get_trials(deepcopy=False)
+        pids = {
+            worker.process.pid: worker.plan.index for worker in self.workers if worker.process is not None
+        }
+        running = {}
+        for trial in trials:
+            if trial.state == TrialState.RUNNING:
+                pid = (TrialRecord.from_trial(trial).worker or "").rpartition(":")[2]
+                if pid.isdigit() and int(pid) in pids:
+                    running[pids[int(pid)]] = trial.number
+        return StudyProgress(
+            done=len(counted(trials)),
+            target=self.target,
+            running=running,
+            best=best_so_far(study)[1],
+            restarts=sum(worker.restarts for worker in self.workers),
+        )
+
+    def run(self) -> SupervisorResult:
+        """Run the workers until the study is done, one gives up, or a signal stops them."""
+        study = optuna.load_study(study_name=self.name, storage=open_storage(self.storage, heartbeat=False))
+        result = SupervisorResult(logs=[worker.log for worker in self.workers])
+        with self._signals_stop():
+            try:
+                while not self._stop.is_set():
+                    now = time.monotonic()
+                    status = self.progress(study)
+                    study_done = status.done >= self.target
+                    for worker in self.workers:
+                        if worker.done:
+                            continue
+                        if worker.process is None:
+                            if not study_done and now >= worker.start_at:
+                                self._start(worker)
+                            elif study_done:
+                                worker.done = True
+                            continue
+                        code = worker.process.poll()
+                        if code is not None:
+                            error = self._ended(worker, code, study_done, now)
+                            if error is not None:
+                                result.error, result.user_error = error, self._user_error
+                                return result
+                    if self.on_progress:
+                        self.on_progress(status)
+                    if all(worker.done for worker in self.workers):
+                        return result
+                    self._stop.wait(self.poll_s)
+                result.interrupted = True
+                return result
+            finally:
+                self._stop_all()
+                result.restarts = sum(worker.restarts for worker in self.workers)
+
+    @contextmanager
+    def _signals_stop(self) -> Iterator[None]:
+        """SIGINT and SIGTERM ask the supervisor to stop its workers (each requeues its trial)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self._stop.set()
+
+        previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, old in previous.items():
+                signal.signal(signum, old)
+
+
+def _last_error_line(log: Path) -> str | None:
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    errors = [line for line in lines if line.startswith("error: ")]
+    return errors[-1].removeprefix("error: ") if errors else None

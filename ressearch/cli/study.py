@@ -44,8 +44,11 @@ def _start_lines(start: Any) -> list[str]:
     return lines
 
 
+RECYCLED_EXIT = 3  # a worker that stopped to be replaced by a fresh process (the supervisor does)
+
+
 def _print_summary(summary: Any) -> None:
-    state = "interrupted" if summary.interrupted else "done"
+    state = "interrupted" if summary.interrupted else "recycled" if summary.recycled else "done"
     out.print(
         f"{summary.name}: {state}, {summary.done}/{summary.target} trials "
         f"({summary.complete} complete, {summary.pruned} pruned, {summary.failed} failed) "
@@ -59,6 +62,8 @@ def _print_summary(summary: Any) -> None:
     if summary.interrupted:
         out.print("run the same command again to finish the study", markup=False)
         raise typer.Exit(1)  # 0 done, 2 a user mistake, 1 anything else (an interruption too)
+    if summary.recycled:
+        raise typer.Exit(RECYCLED_EXIT)
 
 
 def _progress() -> Any:
@@ -98,6 +103,9 @@ def run(
         typer.Option(help="GPUs for the workers: all, or indices like 0,1 (one per worker, round robin)."),
     ] = None,
     trials_per_gpu: Annotated[int, typer.Option(min=1, help="Workers sharing one GPU.")] = 1,
+    recycle_after: Annotated[
+        int, typer.Option(min=1, help="Replace each worker process by a fresh one after N trials.")
+    ] = 20,
 ) -> None:
     """Create a study from STUDY_FILE, or resume it, and run it to its total of trials."""
     from ressearch.config.files import load_study_file
@@ -107,7 +115,7 @@ def run(
         from ressearch.workers import plan_workers
 
         plans = plan_workers(workers, gpus, trials_per_gpu)  # a bad flag fails before any work
-        _run_workers(study_file, definition, plans, storage, artifacts, n_trials, timeout)
+        _run_workers(study_file, definition, plans, storage, artifacts, n_trials, timeout, recycle_after)
         return
     _run_here(definition, storage, artifacts, n_trials, timeout, worker_index=None, progress=True)
 
@@ -122,6 +130,12 @@ def worker(
     artifacts: ArtifactsOption = None,
     index: Annotated[
         int | None, typer.Option(min=0, help="This worker's index: its own reproducible seed stream.")
+    ] = None,
+    max_trials: Annotated[
+        int | None, typer.Option(min=1, help="Exit (code 3) after N trials, for a fresh process to go on.")
+    ] = None,
+    max_rss_mb: Annotated[
+        float | None, typer.Option(min=1, help="Exit (code 3) after a trial that leaves RSS above MB.")
     ] = None,
 ) -> None:
     """Join the study of STUDY_FILE (from any machine that reaches its storage) and run trials
@@ -138,7 +152,12 @@ def worker(
         import socket
 
         index = hash((socket.gethostname(), os.getpid())) % 2**31
-    _run_here(definition, storage, artifacts, n_trials, timeout, worker_index=index, progress=False)
+    from ressearch.search.runner import Recycle
+
+    recycle = Recycle(max_trials=max_trials, max_rss_mb=max_rss_mb)
+    _run_here(
+        definition, storage, artifacts, n_trials, timeout, worker_index=index, progress=False, recycle=recycle
+    )
 
 
 def _run_here(
@@ -150,6 +169,7 @@ def _run_here(
     *,
     worker_index: int | None,
     progress: bool,
+    recycle: Any = None,
 ) -> None:
     """Run trials in this process: with a progress bar (``run``), or a line per trial (``worker``)."""
     import_tensorflow_quietly()
@@ -186,6 +206,7 @@ def _run_here(
             on_start=on_start,
             on_trial=on_trial,
             worker_index=worker_index,
+            recycle=recycle,
         )
     finally:
         if bar is not None:
@@ -201,6 +222,7 @@ def _run_workers(
     artifacts: Path | None,
     n_trials: int | None,
     timeout: float | None,
+    recycle_after: int,
 ) -> None:
     """Create or resume the study here, then supervise local worker processes until it is done."""
     import time
@@ -244,6 +266,7 @@ def _run_workers(
         log_dir=log_dir,
         n_trials=n_trials,
         timeout=timeout,
+        recycle_after=recycle_after,
         on_progress=on_progress,
         on_restart=on_restart,
     )

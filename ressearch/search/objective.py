@@ -22,6 +22,7 @@ from ressearch.config.training import TrainConfig
 from ressearch.data.dataset import Dataset
 from ressearch.errors import ConfigError, TrialFailed
 from ressearch.redact import redact
+from ressearch.runtime import resident_mb
 from ressearch.search.record import TrialRecord
 from ressearch.search.retry import (
     SURPLUS_REASON,
@@ -200,6 +201,7 @@ class Objective:
             curve=result.curve,
             epochs=result.epochs,
             train_seconds=round(result.train_seconds, 3),
+            worker_rss_mb=round(resident_mb(), 1),
         ).write(trial)
         settings = self.definition.settings
         values = [result.metrics[metric] for metric in settings.objective_metrics]

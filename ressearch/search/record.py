@@ -70,6 +70,7 @@ class TrialRecord:
     curve: dict[str, list[float]] | None = None
     epochs: int | None = None
     train_seconds: float | None = None
+    worker_rss_mb: float | None = None  # the worker's resident memory after the trial
     fail_reason: str | None = None
     interrupted: bool | None = None
     surplus: bool | None = None  # started when every slot of n_trials was taken: not counted

@@ -28,6 +28,7 @@ from ressearch.config.study import StudyDefinition
 from ressearch.data.dataset import Dataset, load_dataset
 from ressearch.errors import ConfigError, RessearchError, TrialFailed
 from ressearch.redact import redact
+from ressearch.runtime import resident_mb
 from ressearch.search.objective import Objective
 from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.search.retry import (
@@ -46,6 +47,7 @@ from ressearch.storage.urls import is_sqlite, open_storage, resolve_storage_url
 
 __all__ = [
     "PreparedStudy",
+    "Recycle",
     "RunStart",
     "RunSummary",
     "TrialEvent",
@@ -92,6 +94,28 @@ class TrialEvent:
 
 
 @dataclass
+class Recycle:
+    """When a worker process should end so a fresh one takes over: memory grows with every
+    trial a TensorFlow process trains, and only a new process gives it back.
+
+    ``due`` is set once the worker has run ``max_trials`` trials or its resident memory passed
+    ``max_rss_mb``; the run then stops starting trials.
+    """
+
+    max_trials: int | None = None
+    max_rss_mb: float | None = None
+    trials: int = 0
+    due: bool = False
+
+    def after_trial(self) -> bool:
+        self.trials += 1
+        over_count = self.max_trials is not None and self.trials >= self.max_trials
+        over_memory = self.max_rss_mb is not None and resident_mb() > self.max_rss_mb
+        self.due = self.due or over_count or over_memory
+        return self.due
+
+
+@dataclass
 class RunSummary:
     """How a run ended."""
 
@@ -103,6 +127,7 @@ class RunSummary:
     pruned: int = 0
     failed: int = 0
     interrupted: bool = False
+    recycled: bool = False  # the worker stopped to be replaced by a fresh process (see Recycle)
     best_number: int | None = None
     best_values: list[float] | None = None
     elapsed: float = 0.0
@@ -305,12 +330,14 @@ def optimize(
     *,
     on_trial: Callable[[TrialEvent], None] | None = None,
     objective: Objective | None = None,
+    recycle: Recycle | None = None,
 ) -> bool:
     """Run trials until the study has ``n_trials`` counted trials (or its timeout passes).
 
     Several workers share the total exactly: a trial starts only in a free slot (the study's
     counted, running and waiting trials are fewer than ``n_trials``), and a worker with no slot
-    left waits until the trials in flight elsewhere finish (or one is requeued for it to run).
+    left waits for a retry of the trials in flight elsewhere (at most ``study.grace_period``, the
+    time a vanished worker's trial takes to be failed and requeued), then leaves them to finish.
     Ctrl-C and SIGTERM end the run cleanly: the interrupted trial is marked FAIL with
     ``interrupted`` set and requeued (a later run continues it) and no trial this process ran is
     left RUNNING.
@@ -327,8 +354,9 @@ def optimize(
         reap_vanished_workers(study, prepared.retry)
         trials = study.get_trials(deepcopy=False)
         done = len(counted(trials))
-        if free_slots(trials, settings.n_trials) <= 0:
-            study.stop()  # no trial to start: the rest are done or in flight
+        no_slot = free_slots(trials, settings.n_trials) <= 0 and not _waiting(trials)
+        if no_slot or (recycle is not None and recycle.after_trial()):
+            study.stop()  # no trial to start (the rest are done or in flight), or time for a new process
         record = TrialRecord.from_trial(trial)
         if on_trial and counts(trial, superseded(trials)):
             on_trial(
@@ -345,6 +373,7 @@ def optimize(
             )
 
     deadline = started + settings.timeout if settings.timeout else None
+    waited_since: float | None = None
     try:
         with _signals_as_interrupt():
             while True:
@@ -353,12 +382,21 @@ def optimize(
                 trials = study.get_trials(deepcopy=False)
                 remaining = settings.n_trials - len(counted(trials))
                 left = None if deadline is None else deadline - time.monotonic()
-                if remaining <= 0 or (left is not None and left <= 0):
+                if (
+                    remaining <= 0
+                    or (left is not None and left <= 0)
+                    or (recycle is not None and recycle.due)
+                ):
                     return False
-                if free_slots(trials, settings.n_trials) <= 0:
-                    # Every slot is done or in flight on some worker: wait, one may be requeued.
+                if free_slots(trials, settings.n_trials) <= 0 and not _waiting(trials):
+                    # Every slot is done or in flight elsewhere: wait, as one may be requeued, but no
+                    # longer than a vanished worker's trial takes to be failed and retried.
+                    waited_since = waited_since or time.monotonic()
+                    if time.monotonic() - waited_since > settings.grace_period + 2 * _POLL_S:
+                        return False
                     time.sleep(_POLL_S)
                     continue
+                waited_since = None
                 study.optimize(
                     objective,
                     n_trials=remaining,
@@ -403,6 +441,7 @@ def run_study(
     on_start: Callable[[RunStart], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
     worker_index: int | None = None,
+    recycle: Recycle | None = None,
 ) -> RunSummary:
     """Create the study, or resume it, and run trials until it has ``n_trials`` in all.
 
@@ -422,8 +461,15 @@ def run_study(
     if on_start:
         on_start(prepared.start_event())
     started = time.monotonic()
-    interrupted = optimize(prepared, on_trial=on_trial)
-    return summarize(prepared, interrupted=interrupted, elapsed=time.monotonic() - started)
+    interrupted = optimize(prepared, on_trial=on_trial, recycle=recycle)
+    summary = summarize(prepared, interrupted=interrupted, elapsed=time.monotonic() - started)
+    summary.recycled = recycle is not None and recycle.due and summary.done < summary.target
+    return summary
+
+
+def _waiting(trials: list[FrozenTrial]) -> bool:
+    """Whether a trial waits to run (a retry, or one enqueued): a worker runs it before new ones."""
+    return any(trial.state == TrialState.WAITING for trial in trials)
 
 
 def _fail_running(study: optuna.Study, trial_ids: set[int]) -> None:

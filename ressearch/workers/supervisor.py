@@ -3,7 +3,9 @@
 Each worker is a ``ressearch worker`` subprocess in a session of its own (so a Ctrl-C reaches
 the supervisor only, which stops every worker once, with SIGTERM), with its index and devices
 in its environment and its output in a log file. A worker that dies is restarted with back-off
-(its trial is retried from its checkpoint by the next worker that looks); one that exits with a
+(its trial is retried from its checkpoint by the next worker that looks), one that ran its share
+of trials (``--recycle-after``) is replaced at once, since only a new process gives back the
+memory TensorFlow keeps; one that exits with a
 user mistake (code 2) stops them all. All exit when the study reaches its total. The storage URL
 travels in the environment, never on a command line that ``ps`` shows.
 """
@@ -35,6 +37,7 @@ from ressearch.workers.devices import WorkerPlan, worker_env
 __all__ = ["StudyProgress", "Supervisor", "SupervisorResult"]
 
 _USER_ERROR = 2
+_RECYCLED = 3  # `ressearch worker --max-trials` ran its share: start a fresh process at once
 _STOP_GRACE_S = 60.0
 
 
@@ -57,6 +60,7 @@ class SupervisorResult:
     error: str | None = None  # a worker's one-line user error, or why the workers gave up
     user_error: bool = False  # the error is a user mistake a worker reported (its exit code 2)
     restarts: int = 0
+    recycled: int = 0  # worker processes replaced after their share of trials
     logs: list[Path] = field(default_factory=list)
 
 
@@ -86,6 +90,7 @@ class Supervisor:
         log_dir: Path,
         n_trials: int | None = None,
         timeout: float | None = None,
+        recycle_after: int | None = None,
         max_restarts: int = 5,
         poll_s: float = 1.0,
         env: Mapping[str, str] | None = None,
@@ -100,6 +105,8 @@ class Supervisor:
         self.log_dir = log_dir
         self.n_trials = n_trials
         self.timeout = timeout
+        self.recycle_after = recycle_after
+        self.recycled = 0
         self.max_restarts = max_restarts
         self.poll_s = poll_s
         self.env = dict(os.environ if env is None else env)
@@ -125,6 +132,8 @@ class Supervisor:
             command += ["--n-trials", str(self.n_trials)]
         if self.timeout is not None:
             command += ["--timeout", str(self.timeout)]
+        if self.recycle_after is not None:
+            command += ["--max-trials", str(self.recycle_after)]
         return command
 
     def _start(self, worker: _Worker) -> None:
@@ -148,6 +157,10 @@ class Supervisor:
         worker.process = None
         if code == 0 or study_done:
             worker.done = True
+            return None
+        if code == _RECYCLED:  # its memory goes back with the process: a fresh one goes on
+            self.recycled += 1
+            worker.start_at = now
             return None
         if code == _USER_ERROR:
             return _last_error_line(worker.log) or f"worker {worker.plan.index} stopped on a user error"
@@ -233,6 +246,7 @@ class Supervisor:
             finally:
                 self._stop_all()
                 result.restarts = sum(worker.restarts for worker in self.workers)
+                result.recycled = self.recycled
 
     @contextmanager
     def _signals_stop(self) -> Iterator[None]:

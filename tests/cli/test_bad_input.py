@@ -370,6 +370,14 @@ CASES_COMMANDS = {
     "run-n-trials-not-a-number": lambda s: Case(
         s.run(s.study(), "--n-trials", "abc"), ["--n-trials", "abc"], absent=[s.db]
     ),
+    "run-gpus-not-indices": lambda s: Case(
+        s.run(s.study(), "--workers", "2", "--gpus", "0,x"), ["--gpus", "'0,x'"], absent=[s.db]
+    ),
+    "run-more-workers-than-gpu-slots": lambda s: Case(
+        s.run(s.study(), "--workers", "3", "--gpus", "0"),
+        ["--workers 3", "--trials-per-gpu 1"],
+        absent=[s.db],
+    ),
     "resume-with-other-data": resume_other_data,
     "dashboard-port-in-use": dashboard_port_in_use,
     "predict-missing-columns": predict_missing_columns,

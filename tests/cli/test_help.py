@@ -10,7 +10,25 @@ from tests.helpers import cli
 
 # The options each command must offer (beyond --help).
 OPTIONS = {
-    "run": ["--storage", "--n-trials", "--timeout", "--artifacts"],
+    "run": [
+        "--storage",
+        "--n-trials",
+        "--timeout",
+        "--artifacts",
+        "--workers",
+        "--gpus",
+        "--trials-per-gpu",
+        "--recycle-after",
+    ],
+    "worker": [
+        "--storage",
+        "--n-trials",
+        "--timeout",
+        "--artifacts",
+        "--index",
+        "--max-trials",
+        "--max-rss-mb",
+    ],
     "studies": ["--storage", "--format", "--json"],
     "trials": ["--storage", "--format", "--json"],
     "best": ["--storage", "--format", "--json"],

@@ -33,14 +33,17 @@ FULL = TrialRecord(
     seed=7,
     worker="host:123",
     worker_started=4567.0,
+    devices="0",
     model_artifact="0f3c",
     model_params=1234,
     metrics={"val_accuracy": 0.75, "val_loss": 0.5},
     curve={"loss": [1.0, 0.5], "val_accuracy": [0.5, 0.75]},
     epochs=2,
     train_seconds=1.25,
+    worker_rss_mb=812.5,
     fail_reason=None,
     interrupted=None,
+    surplus=None,
     resumed_from=3,
 )
 
@@ -53,7 +56,7 @@ def test_trial_record_round_trips_through_attrs():
     assert set(attrs) == {_name(item.name) for item in fields(TrialRecord)} - {
         "fail_reason",
         "interrupted",
-        "retried",
+        "surplus",
     }
     assert TrialRecord(seed=3, interrupted=False).to_attrs() == {"seed": 3, "interrupted": False}
     assert TrialRecord().to_attrs() == {}
@@ -93,6 +96,7 @@ def test_trial_records_round_trip_through_a_storage(storage_url, unique_name):
         seed=FULL.seed,
         worker=FULL.worker,
         worker_started=FULL.worker_started,
+        devices=FULL.devices,
     ).write(trial)
     TrialRecord(resumed_from=FULL.resumed_from).write(trial)
     TrialRecord(
@@ -102,6 +106,7 @@ def test_trial_records_round_trip_through_a_storage(storage_url, unique_name):
         curve=FULL.curve,
         epochs=FULL.epochs,
         train_seconds=FULL.train_seconds,
+        worker_rss_mb=FULL.worker_rss_mb,
     ).write(trial)
     study.tell(trial, 0.75)
     newer = study.ask()

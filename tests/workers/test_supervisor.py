@@ -61,6 +61,8 @@ def test_four_workers_finish_exactly_and_a_killed_one_costs_at_most_an_epoch(
             "0,1",
             "--trials-per-gpu",
             "2",
+            "--recycle-after",
+            "2",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -85,6 +87,7 @@ def test_four_workers_finish_exactly_and_a_killed_one_costs_at_most_an_epoch(
     assert supervisor.returncode == 0, stderr[-3000:]
     assert f"{target}/{target} trials" in stdout
     assert "exited with code -9: restarting" in stderr
+    assert "code 3" not in stderr  # a recycled worker (its 2 trials run) is replaced, not "restarted"
 
     study = load_study(unique_name, storage)
     assert not running_trials(unique_name, storage)

@@ -51,8 +51,10 @@ def measure(
     scenario: str, command: list[str], storage: str, name: str, env: dict[str, str]
 ) -> dict[str, object]:
     started = time.perf_counter()
-    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ran = subprocess.run(command, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    if ran.returncode != 0:
+        sys.exit(f"{scenario}: exit {ran.returncode}\n{ran.stdout[-2000:]}\n{ran.stderr[-3000:]}")
     study = optuna.load_study(study_name=name, storage=storage)
     rss = [
         TrialRecord.from_trial(trial).worker_rss_mb for trial in sorted(study.trials, key=lambda t: t.number)

@@ -11,14 +11,10 @@ used alone. Nothing here prints: callers get events.
 from __future__ import annotations
 
 import hashlib
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import optuna
@@ -28,7 +24,7 @@ from ressearch.config.study import StudyDefinition
 from ressearch.data.dataset import Dataset, load_dataset
 from ressearch.errors import ConfigError, RessearchError, TrialFailed
 from ressearch.redact import redact
-from ressearch.runtime import resident_mb
+from ressearch.runtime import resident_mb, stop_signals
 from ressearch.search.objective import Objective
 from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.search.retry import (
@@ -303,26 +299,8 @@ def prepare(
     )
 
 
-@contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
-    """SIGINT (Ctrl-C) and SIGTERM (a supervisor, `kill`) stop a run cleanly.
-
-    SIGINT is installed explicitly: a process started in the background, or under `timeout`,
-    inherits it ignored, and Python then never raises KeyboardInterrupt.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
+def _raise_interrupt(signum: int) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def optimize(
@@ -375,7 +353,7 @@ def optimize(
     deadline = started + settings.timeout if settings.timeout else None
     waited_since: float | None = None
     try:
-        with _signals_as_interrupt():
+        with stop_signals(_raise_interrupt):
             while True:
                 reap_vanished_workers(study, prepared.retry)
                 optuna.storages.fail_stale_trials(study)  # other machines' vanished workers

@@ -18,16 +18,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import IO
 
 import optuna
 from optuna.trial import TrialState
 
+from ressearch.runtime import stop_signals
 from ressearch.search.record import TrialRecord
 from ressearch.search.retry import counted
 from ressearch.search.runner import best_so_far
@@ -215,7 +214,7 @@ class Supervisor:
         """Run the workers until the study is done, one gives up, or a signal stops them."""
         study = optuna.load_study(study_name=self.name, storage=open_storage(self.storage, heartbeat=False))
         result = SupervisorResult(logs=[worker.log for worker in self.workers])
-        with self._signals_stop():
+        with stop_signals(lambda signum: self._stop.set()):  # each worker requeues its trial
             try:
                 while not self._stop.is_set():
                     now = time.monotonic()
@@ -247,23 +246,6 @@ class Supervisor:
                 self._stop_all()
                 result.restarts = sum(worker.restarts for worker in self.workers)
                 result.recycled = self.recycled
-
-    @contextmanager
-    def _signals_stop(self) -> Iterator[None]:
-        """SIGINT and SIGTERM ask the supervisor to stop its workers (each requeues its trial)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum: int, frame: FrameType | None) -> None:
-            self._stop.set()
-
-        previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for signum, old in previous.items():
-                signal.signal(signum, old)
 
 
 def _last_error_line(log: Path) -> str | None:

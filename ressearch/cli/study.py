@@ -281,4 +281,13 @@ def _run_workers(
     if result.error is not None:
         err.print(f"error: {result.error}", markup=False)
         raise typer.Exit(1)
+    # Summarised on a fresh connection: the one prepare() opened has sat idle while the workers ran.
+    import dataclasses
+
+    import optuna
+
+    from ressearch.storage.urls import open_storage
+
+    fresh = optuna.load_study(study_name=settings.name, storage=open_storage(storage, heartbeat=False))
+    prepared = dataclasses.replace(prepared, study=fresh)
     _print_summary(summarize(prepared, interrupted=result.interrupted, elapsed=time.monotonic() - started))

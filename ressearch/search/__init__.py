@@ -1,30 +1,61 @@
 """The search: the only code that drives Optuna (sampling, samplers and pruners, the objective,
 the record of each trial, running studies). Must not import the results or CLI layers.
+
+The names below are loaded on first use, so that a module that needs only the record of a
+trial or the retry rules (``ressearch.search.retry``) does not load the data and training layers.
 """
 
-from ressearch.search.objective import Objective, SampledTrial
-from ressearch.search.record import STUDY_ATTR, StudyMeta, TrialRecord
-from ressearch.search.runner import (
-    PreparedStudy,
-    RunStart,
-    RunSummary,
-    TrialEvent,
-    best_so_far,
-    finished_trials,
-    optimize,
-    prepare,
-    run_study,
-    summarize,
-)
-from ressearch.search.samplers import make_pruner, make_sampler
-from ressearch.search.space import sample, sample_train
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ressearch.search.objective import Objective, SampledTrial
+    from ressearch.search.record import STUDY_ATTR, StudyMeta, TrialRecord
+    from ressearch.search.runner import (
+        PreparedStudy,
+        RunStart,
+        RunSummary,
+        TrialEvent,
+        best_so_far,
+        finished_trials,
+        optimize,
+        prepare,
+        run_study,
+        summarize,
+    )
+    from ressearch.search.samplers import make_pruner, make_sampler
+    from ressearch.search.space import sample, sample_train
+
+_EXPORTS = {
+    "Objective": "ressearch.search.objective",
+    "SampledTrial": "ressearch.search.objective",
+    "STUDY_ATTR": "ressearch.search.record",
+    "StudyMeta": "ressearch.search.record",
+    "TrialRecord": "ressearch.search.record",
+    "PreparedStudy": "ressearch.search.runner",
+    "RunStart": "ressearch.search.runner",
+    "RunSummary": "ressearch.search.runner",
+    "TrialEvent": "ressearch.search.runner",
+    "best_so_far": "ressearch.search.runner",
+    "finished_trials": "ressearch.search.runner",
+    "optimize": "ressearch.search.runner",
+    "prepare": "ressearch.search.runner",
+    "run_study": "ressearch.search.runner",
+    "summarize": "ressearch.search.runner",
+    "make_pruner": "ressearch.search.samplers",
+    "make_sampler": "ressearch.search.samplers",
+    "sample": "ressearch.search.space",
+    "sample_train": "ressearch.search.space",
+}
 
 __all__ = [
-    "STUDY_ATTR",
     "Objective",
     "PreparedStudy",
     "RunStart",
     "RunSummary",
+    "STUDY_ATTR",
     "SampledTrial",
     "StudyMeta",
     "TrialEvent",
@@ -40,3 +71,16 @@ __all__ = [
     "sample_train",
     "summarize",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ressearch.search' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -26,14 +26,15 @@ from ressearch.runtime import resident_mb
 from ressearch.search.record import TrialRecord
 from ressearch.search.retry import (
     SURPLUS_REASON,
+    beating,
     chain_number,
-    free_slots,
-    is_retry,
     process_start_time,
     requeue,
+    take_slot,
 )
 from ressearch.search.space import sample, sample_train
 from ressearch.storage.artifacts import open_artifact_store, upload_model
+from ressearch.storage.urls import heartbeat_interval
 
 if TYPE_CHECKING:
     import keras
@@ -133,15 +134,8 @@ class Objective:
                 (another worker won the race): the trial is marked surplus, not counted, and
                 this worker stops starting trials.
         """
-        frozen = trial.study._storage.get_trial(trial._trial_id)
-        if is_retry(frozen):  # a retry takes the slot of the trial it continues
-            return
-        trials = trial.study.get_trials(deepcopy=False)
-        if free_slots(trials, self.definition.settings.n_trials, before=frozen) > 0:
-            return
-        TrialRecord(surplus=True, fail_reason=SURPLUS_REASON).write(trial)
-        trial.study.stop()
-        raise TrialFailed(SURPLUS_REASON)
+        if not take_slot(trial, self.definition.settings.n_trials):
+            raise TrialFailed(SURPLUS_REASON)
 
     def checkpoint(self, sampled: SampledTrial) -> Path:
         """The folder of this trial's per-epoch checkpoint (shared by its retry chain)."""
@@ -212,6 +206,13 @@ class Objective:
 
         self.running.add(trial._trial_id)
         recorder = CurveRecorder()
+        try:
+            with beating(trial, heartbeat_interval(self.definition.settings.grace_period)):
+                return self._run(trial, recorder)
+        finally:
+            self.running.discard(trial._trial_id)
+
+    def _run(self, trial: optuna.Trial, recorder: CurveRecorder) -> float | list[float]:
         sampled: SampledTrial | None = None
         try:
             self.claim_slot(trial)
@@ -232,8 +233,6 @@ class Objective:
             requeue(trial.study, trial._trial_id)
             TrialRecord.interruption().write(trial)
             raise
-        finally:
-            self.running.discard(trial._trial_id)
         self._clear_checkpoint(sampled)
         return values
 

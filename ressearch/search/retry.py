@@ -7,19 +7,26 @@ continues. The trial it replaces stops counting towards ``n_trials`` (a trial in
 ``retry_history`` is not counted), so none counts twice.
 A retry that would pass ``study.max_retries`` is not made, and the failure then counts.
 
-Two ways to find a vanished worker: Optuna's heartbeats (any machine; after the grace period)
-and, on the same host, a recorded worker process that is gone (at once; its start time is
-recorded too, so a reused pid is not mistaken for it).
+Three ways to find a vanished worker: Optuna's heartbeats (RDB storages, any machine; after the
+grace period); through the gRPC storage proxy, which carries no Optuna heartbeats, a trial
+attribute the worker refreshes (:func:`beating`, :func:`fail_silent_trials`; any machine, after
+the grace period, as read by the clock of the worker that checks); and, on the same host, a
+recorded worker process that is gone (at once; its start time is recorded too, so a reused pid
+is not mistaken for it).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages import GrpcStorageProxy, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from ressearch.search.record import TrialRecord
@@ -31,16 +38,20 @@ __all__ = [
     "chain_number",
     "counted",
     "counts",
+    "beating",
+    "fail_silent_trials",
     "free_slots",
     "is_retry",
     "process_start_time",
     "reap_vanished_workers",
     "requeue",
     "superseded",
+    "take_slot",
 ]
 
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 SURPLUS_REASON = "surplus: the study's n_trials were done or running when it started; not counted"
+HEARTBEAT_ATTR = "ressearch:heartbeat"  # seconds since the epoch, refreshed through a proxy
 
 
 def chain_number(trial: FrozenTrial) -> int:
@@ -87,6 +98,19 @@ def free_slots(trials: list[FrozenTrial], n_trials: int, *, before: FrozenTrial 
         else:
             held += trial.state in (*COUNTED_STATES, TrialState.RUNNING, TrialState.WAITING)
     return n_trials - held
+
+
+def take_slot(trial: optuna.Trial, n_trials: int) -> bool:
+    """Whether one of the study's ``n_trials`` slots is free for ``trial`` (a retry takes the
+    slot of the trial it continues). If not (another worker won the race), the trial is marked
+    surplus, so it is never counted, and this worker's study stops starting trials.
+    """
+    frozen = trial.study._storage.get_trial(trial._trial_id)
+    if is_retry(frozen) or free_slots(trial.study.get_trials(deepcopy=False), n_trials, before=frozen) > 0:
+        return True
+    TrialRecord(surplus=True, fail_reason=SURPLUS_REASON).write(trial)
+    trial.study.stop()
+    return False
 
 
 def process_start_time(pid: int) -> float | None:
@@ -157,6 +181,20 @@ def requeue(study: optuna.Study, trial_id: int) -> None:
     _queue_retry(study, study._storage.get_trial(trial_id), max_retries=None)
 
 
+def _fail_and_retry(study: optuna.Study, trial: FrozenTrial, retry: StaleTrialRetry) -> bool:
+    """Fail a RUNNING trial whose worker vanished and queue its retry; False if another worker
+    finished or reaped it first."""
+    storage = study._storage
+    try:
+        TrialRecord.vanished().write_to_storage(storage, trial._trial_id)
+        if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+            return False
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    retry(study, storage.get_trial(trial._trial_id))
+    return True
+
+
 def reap_vanished_workers(study: optuna.Study, retry: StaleTrialRetry) -> list[int]:
     """Fail and retry the RUNNING trials of workers on this host whose process is gone.
 
@@ -164,19 +202,69 @@ def reap_vanished_workers(study: optuna.Study, retry: StaleTrialRetry) -> list[i
         The numbers of the trials failed here.
     """
     host = socket.gethostname()
-    storage = study._storage
     reaped = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         record = TrialRecord.from_trial(trial)
         worker_host, _, pid = (record.worker or "").rpartition(":")
         if worker_host != host or not pid.isdigit() or _alive(int(pid), record.worker_started):
             continue
-        try:
-            TrialRecord.vanished().write_to_storage(storage, trial._trial_id)
-            if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
-                continue
-        except optuna.exceptions.UpdateFinishedTrialError:  # another worker reaped it first
-            continue
-        retry(study, storage.get_trial(trial._trial_id))
-        reaped.append(trial.number)
+        if _fail_and_retry(study, trial, retry):
+            reaped.append(trial.number)
     return reaped
+
+
+def _through_proxy(study: optuna.Study) -> bool:
+    return isinstance(study._storage, GrpcStorageProxy)
+
+
+@contextmanager
+def beating(trial: optuna.Trial, interval: float) -> Iterator[None]:
+    """While the block runs, refresh the trial's heartbeat attribute every ``interval`` seconds,
+    where the storage is the gRPC proxy (an RDB storage has Optuna's heartbeats instead).
+
+    A failed refresh (the proxy is restarting) is tried again at the next beat: a trial is
+    failed as silent only after a whole grace period without one.
+    """
+    if not _through_proxy(trial.study):
+        yield
+        return
+    storage, trial_id = trial.study._storage, trial._trial_id
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            # Any failure (the proxy is restarting): the next beat tries again; the trial goes on.
+            with suppress(Exception):
+                storage.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name="ressearch-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def fail_silent_trials(study: optuna.Study, grace_period: float, retry: StaleTrialRetry) -> list[int]:
+    """Through the gRPC proxy: fail and retry the RUNNING trials whose heartbeat attribute (or,
+    before the first beat, start) is older than ``grace_period`` seconds.
+
+    Returns:
+        The numbers of the trials failed here.
+    """
+    if not _through_proxy(study):
+        return []
+    now = time.time()
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        last = trial.system_attrs.get(HEARTBEAT_ATTR)
+        if last is None and trial.datetime_start is not None:
+            last = trial.datetime_start.timestamp()
+        if last is None or now - float(last) < grace_period:
+            continue
+        if _fail_and_retry(study, trial, retry):
+            failed.append(trial.number)
+    return failed

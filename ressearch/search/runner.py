@@ -31,6 +31,7 @@ from ressearch.search.retry import (
     StaleTrialRetry,
     counted,
     counts,
+    fail_silent_trials,
     free_slots,
     reap_vanished_workers,
     requeue,
@@ -240,7 +241,7 @@ def prepare(
     # known to be good, so a bad dataset leaves no database behind.
     retry = StaleTrialRetry(settings.max_retries)
 
-    def connect() -> optuna.storages.RDBStorage:
+    def connect() -> optuna.storages.BaseStorage:
         return open_storage(url, grace_period=settings.grace_period, on_stale=retry)
 
     backend = None if is_sqlite(url) else connect()
@@ -357,6 +358,7 @@ def optimize(
             while True:
                 reap_vanished_workers(study, prepared.retry)
                 optuna.storages.fail_stale_trials(study)  # other machines' vanished workers
+                fail_silent_trials(study, settings.grace_period, prepared.retry)  # the same, via a proxy
                 trials = study.get_trials(deepcopy=False)
                 remaining = settings.n_trials - len(counted(trials))
                 left = None if deadline is None else deadline - time.monotonic()
@@ -381,7 +383,8 @@ def optimize(
                     timeout=left,
                     catch=(TrialFailed,),
                     callbacks=[after_trial],
-                    gc_after_trial=True,
+                    # train_trial collects once at its start; a second collection frees nothing.
+                    gc_after_trial=False,
                 )
     except KeyboardInterrupt:
         _fail_running(study, objective.running)

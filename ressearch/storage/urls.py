@@ -1,8 +1,9 @@
 """Storage URLs -> Optuna storages; defaults, validation and redaction.
 
 The storage is ``--storage URL``, else ``RESSEARCH_STORAGE``, else ``sqlite:///ressearch.db`` in the
-current directory. SQLite (the embedded default) and PostgreSQL (through psycopg 3) are
-supported. Passwords never leave this module unredacted: every error names the URL through
+current directory. SQLite (the embedded default), PostgreSQL (through psycopg 3) and Optuna's gRPC
+storage proxy (``grpc://HOST:PORT``, served by ``ressearch storage-proxy``) are supported.
+Passwords never leave this module unredacted: every error names the URL through
 :func:`ressearch.redact.redact`.
 """
 
@@ -20,7 +21,16 @@ if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
-__all__ = ["DEFAULT_STORAGE", "STORAGE_ENV", "is_sqlite", "open_storage", "resolve_storage_url"]
+__all__ = [
+    "DEFAULT_STORAGE",
+    "STORAGE_ENV",
+    "heartbeat_interval",
+    "is_grpc",
+    "is_sqlite",
+    "open_rdb_storage",
+    "open_storage",
+    "resolve_storage_url",
+]
 
 DEFAULT_STORAGE = "sqlite:///ressearch.db"
 STORAGE_ENV = "RESSEARCH_STORAGE"
@@ -28,6 +38,9 @@ _SQLITE_TIMEOUT_S = 60
 _SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database
 _HEARTBEAT_INTERVAL_S = 30
 _GRACE_PERIOD_S = 120
+_GRPC_CONNECT_S = 10
+# A worker uses one connection for its trials and one for its heartbeat thread.
+_WORKER_POOL = {"pool_size": 2, "max_overflow": 2}
 
 
 def resolve_storage_url(url: str | None = None) -> str:
@@ -36,6 +49,9 @@ def resolve_storage_url(url: str | None = None) -> str:
     ``postgresql://`` and ``postgres://`` URLs are given the psycopg 3 driver.
     """
     chosen = url or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+    if chosen.startswith("grpc:"):
+        _grpc_address(chosen)
+        return chosen
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -86,17 +102,45 @@ def _check_sqlite_file(file: Path) -> None:
         )
 
 
+def _grpc_address(url: str) -> tuple[str, int]:
+    """``(host, port)`` of a ``grpc://HOST:PORT`` URL."""
+    host, _, port = url.removeprefix("grpc:").lstrip("/").rstrip("/").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise StorageError(
+            f"storage: {redact(url)!r} is not a storage proxy address; use grpc://HOST:PORT "
+            "(the address `ressearch storage-proxy` listens on)"
+        )
+    return host, int(port)
+
+
+def heartbeat_interval(grace_period: float) -> int:
+    """Seconds between a running trial's heartbeats: four in a grace period, at most 30 apart.
+
+    Example:
+        >>> heartbeat_interval(120), heartbeat_interval(10)
+        (30, 2)
+    """
+    return max(1, int(min(_HEARTBEAT_INTERVAL_S, grace_period / 4)))
+
+
 def is_sqlite(url: str) -> bool:
-    """Whether a resolved storage URL names an SQLite file (else a PostgreSQL server)."""
+    """Whether a resolved storage URL names an SQLite file (else a PostgreSQL server or a proxy)."""
     return url.startswith("sqlite")
 
 
-def _engine_kwargs(url: str) -> dict[str, Any]:
+def is_grpc(url: str) -> bool:
+    """Whether a resolved storage URL names a gRPC storage proxy."""
+    return url.startswith("grpc:")
+
+
+def _engine_kwargs(url: str, pool_size: int | None) -> dict[str, Any]:
     if is_sqlite(url):
         # Several workers on one SQLite file wait for the lock instead of failing at once.
         return {"connect_args": {"timeout": _SQLITE_TIMEOUT_S}}
-    # Optuna pre-pings only MySQL; long trials outlive idle PostgreSQL connections too.
-    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    pool = _WORKER_POOL if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
+    # Optuna pre-pings only MySQL; long trials outlive idle PostgreSQL connections, and a
+    # restarted server leaves every pooled connection dead.
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}, **pool}
 
 
 def open_storage(
@@ -105,12 +149,54 @@ def open_storage(
     heartbeat: bool = True,
     grace_period: float = _GRACE_PERIOD_S,
     on_stale: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+) -> optuna.storages.BaseStorage:
+    """The Optuna storage for ``url`` (see :func:`resolve_storage_url`): an RDB storage (see
+    :func:`open_rdb_storage`), or a client of the gRPC storage proxy at ``grpc://HOST:PORT``.
+
+    Through the proxy there are no Optuna heartbeats: the search layer keeps its own (a trial
+    attribute) to find trials whose worker vanished.
+
+    Raises:
+        StorageError: the URL is malformed or the database (or proxy) cannot be reached.
+    """
+    resolved = resolve_storage_url(url)
+    if is_grpc(resolved):
+        return _open_proxy(resolved, grace_period)
+    return open_rdb_storage(resolved, heartbeat=heartbeat, grace_period=grace_period, on_stale=on_stale)
+
+
+def _open_proxy(url: str, outage_s: float) -> optuna.storages.BaseStorage:
+    from ressearch.storage.outages import OutageTolerantProxy
+
+    host, port = _grpc_address(url)
+    proxy = OutageTolerantProxy(host=host, port=port, outage_s=outage_s)
+    try:
+        proxy.wait_server_ready(timeout=_GRPC_CONNECT_S)
+    except ConnectionError:
+        proxy.close()
+        raise StorageError(
+            f"storage: no storage proxy answers at {url} after {_GRPC_CONNECT_S} s; "
+            "start one with `ressearch storage-proxy --storage URL`"
+        ) from None
+    return proxy
+
+
+def open_rdb_storage(
+    url: str | None = None,
+    *,
+    heartbeat: bool = True,
+    grace_period: float = _GRACE_PERIOD_S,
+    on_stale: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+    pool_size: int | None = None,
 ) -> optuna.storages.RDBStorage:
-    """An Optuna RDB storage for ``url`` (see :func:`resolve_storage_url`).
+    """An Optuna RDB storage for an SQLite or PostgreSQL ``url``.
 
     With ``heartbeat``, running trials send a heartbeat every ``grace_period / 4`` seconds (at
     most 30), so a trial whose worker died is failed by the next worker after ``grace_period``
     seconds instead of staying RUNNING forever, and ``on_stale(study, trial)`` is called for it.
+    On PostgreSQL the pool holds at most ``pool_size`` connections (by default 2, what one worker
+    needs, and 2 more at a peak), and a server that is down for a while (a restart) is
+    waited for, with back-off, for up to ``grace_period`` seconds.
 
     Raises:
         StorageError: the URL is malformed or the database cannot be reached.
@@ -118,16 +204,26 @@ def open_storage(
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
 
+    from ressearch.storage.outages import OutageTolerantStorage
+
     resolved = resolve_storage_url(url)
+    if is_grpc(resolved):
+        raise StorageError(f"storage: {resolved} is a storage proxy; give the database URL it serves")
     kwargs: dict[str, Any] = {}
     if heartbeat:
         kwargs = {
-            "heartbeat_interval": max(1, int(min(_HEARTBEAT_INTERVAL_S, grace_period / 4))),
+            "heartbeat_interval": heartbeat_interval(grace_period),
             "grace_period": int(grace_period),
             "heartbeat_stale_trial_callback": on_stale,
         }
     try:
-        storage = optuna.storages.RDBStorage(resolved, engine_kwargs=_engine_kwargs(resolved), **kwargs)
+        engine_kwargs = _engine_kwargs(resolved, pool_size)
+        if is_sqlite(resolved):
+            storage = optuna.storages.RDBStorage(resolved, engine_kwargs=engine_kwargs, **kwargs)
+        else:
+            storage = OutageTolerantStorage(
+                resolved, outage_s=grace_period, engine_kwargs=engine_kwargs, **kwargs
+            )
         if is_sqlite(resolved):
             # Write-ahead logging, kept in the file: readers (the dashboard, `ressearch trials`)
             # never block the workers' writes, and writers wait on each other, not on readers.

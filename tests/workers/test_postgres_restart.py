@@ -1,0 +1,95 @@
+"""A PostgreSQL restart in the middle of a 3-worker study: the workers wait it out, nothing lost.
+
+The server is a PostgreSQL cluster of the test's own (created, restarted and dropped here, on a
+port of its own), so restarting it cannot disturb the other tests that use the main server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from ressearch.search import finished_trials
+from tests.helpers import tiny_study, wait_for
+from tests.search.helpers import RESSEARCH
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+CLUSTER = "ressearch-restart"
+
+
+def _version() -> str:
+    return sorted(os.listdir("/etc/postgresql"))[-1]
+
+
+def _pg(*args: str) -> None:
+    subprocess.run(list(args), check=True, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[str]:
+    """A fresh PostgreSQL cluster on a free port, trust auth; its URL."""
+    assert shutil.which("pg_createcluster"), "PostgreSQL's cluster tools are needed (make postgres)"
+    version = _version()
+    subprocess.run(["pg_dropcluster", "--stop", version, CLUSTER], capture_output=True)  # a leftover
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _pg("pg_createcluster", version, CLUSTER, "-p", str(port), "--start", "--", "--auth=trust")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(["pg_dropcluster", "--stop", version, CLUSTER], capture_output=True)
+
+
+def test_three_workers_survive_a_database_restart_with_nothing_lost(own_server, write_study, unique_name):
+    target = 6
+    path = write_study(
+        tiny_study(
+            unique_name,
+            study={"n_trials": target, "pruner": "none", "grace_period": 60},
+            train={"epochs": 4},
+        )
+    )
+    supervisor = subprocess.Popen(
+        [*RESSEARCH, "run", str(path), "--storage", own_server, "--workers", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def under_way() -> bool:
+            try:
+                study = optuna.load_study(study_name=unique_name, storage=own_server)
+            except KeyError:
+                return False
+            states = [trial.state for trial in study.get_trials(deepcopy=False)]
+            return TrialState.COMPLETE in states and TrialState.RUNNING in states
+
+        wait_for(under_way, 240, "a finished trial and a running one")
+        # Fast shutdown: every connection is cut; the server is back a few seconds later.
+        _pg("pg_ctlcluster", "--skip-systemctl-redirect", _version(), CLUSTER, "restart")
+        _, err = supervisor.communicate(timeout=400)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+    assert supervisor.returncode == 0, err[-3000:]
+    study = optuna.load_study(study_name=unique_name, storage=own_server)
+    trials = study.get_trials(deepcopy=False)
+    assert [trial.state for trial in trials] == [TrialState.COMPLETE] * target, [
+        (trial.number, trial.state.name, trial.user_attrs.get("fail_reason")) for trial in trials
+    ]
+    assert len(finished_trials(study)) == target
+    logs = Path(os.environ["RESSEARCH_ARTIFACTS"]) / "workers" / unique_name
+    waited = [log.name for log in logs.glob("worker-*.log") if "unreachable" in log.read_text()]
+    print(f"workers that waited for the database: {waited}")

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup run test lint typecheck pytest postgres clean
+.PHONY: setup run test lint docker-check typecheck pytest postgres clean
 
 # Reinstalls only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# docker-compose (Debian's 1.29) is not on PyPI: apt brings it for the docker/ checks.
 setup: $(STAMP)
+	@command -v docker-compose >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose)
 
 # A real quick study on the embedded SQLite default (./ressearch.db) with an offline dataset,
 # then the best model exported to exports/quickstart. A second call resumes: nothing to add.
@@ -30,10 +33,14 @@ run: setup
 postgres:
 	@bash tests/postgres-setup.sh
 
-lint: setup
+lint: setup docker-check
 	$(BIN)/ruff check ressearch tests benchmarks
 	$(BIN)/ruff format --check ressearch tests benchmarks
 	$(BIN)/lint-imports
+
+# The Dockerfiles, compose file and k8s manifests, read statically: no daemon or registry needed.
+docker-check: setup
+	BIN=$(BIN) bash docker/check.sh
 
 typecheck: setup
 	$(BIN)/mypy ressearch

@@ -35,7 +35,6 @@ __all__ = [
 DEFAULT_STORAGE = "sqlite:///ressearch.db"
 STORAGE_ENV = "RESSEARCH_STORAGE"
 _SQLITE_TIMEOUT_S = 60
-_SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database
 _HEARTBEAT_INTERVAL_S = 30
 _GRACE_PERIOD_S = 120
 _GRPC_CONNECT_S = 10
@@ -85,21 +84,33 @@ def resolve_storage_url(url: str | None = None) -> str:
 
 
 def _check_sqlite_file(file: Path) -> None:
-    """An existing file must be an SQLite database: never let SQLite write into something else."""
+    """An existing file must be an SQLite database: never let SQLite write into something else.
+
+    SQLite itself reads the file (read-only, creating nothing). Reading it with ``open()`` and
+    closing it would drop the POSIX locks every SQLite connection of this process holds on the
+    file, and let another worker write into a transaction in progress: a corrupt database.
+    """
+    import sqlite3
+
     if file.is_dir():
         raise StorageError(f"storage: {file} is a folder; give the path of an SQLite file")
-    try:
-        with file.open("rb") as handle:
-            header = handle.read(len(_SQLITE_HEADER))
-    except FileNotFoundError:
+    if not file.exists():
         return
-    except OSError as error:
-        raise StorageError(f"storage: cannot read {file} ({error.strerror})") from None
-    if header and header != _SQLITE_HEADER:
-        raise StorageError(
-            f"storage: {file} is not an SQLite database (it holds other data); "
-            "give a new file name or the path of a ressearch database"
-        )
+    try:
+        probe = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True, timeout=_SQLITE_TIMEOUT_S)
+    except sqlite3.Error as error:
+        raise StorageError(f"storage: cannot read {file} ({error})") from None
+    try:
+        probe.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as error:
+        if "not a database" in str(error):
+            raise StorageError(
+                f"storage: {file} is not an SQLite database (it holds other data); "
+                "give a new file name or the path of a ressearch database"
+            ) from None
+        raise StorageError(f"storage: cannot read {file} ({error})") from None
+    finally:
+        probe.close()
 
 
 def _grpc_address(url: str) -> tuple[str, int]:

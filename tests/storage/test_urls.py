@@ -119,3 +119,27 @@ def test_an_unreachable_postgresql_is_one_line_with_the_password_redacted(url):
     assert "127.0.0.1:1/nowhere" in message and "***" in message
     assert "refused" in message.lower()
     assert SECRET not in message
+
+
+def test_checking_an_sqlite_file_keeps_the_locks_this_process_holds(tmp_path):
+    """Reading the file with open()/close() would drop the POSIX locks SQLite holds on it in this
+    process: in WAL mode another worker's process then takes itself for the last one, checkpoints
+    and deletes the write-ahead log under this one's feet ("database disk image is malformed")."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    database = tmp_path / "locks.db"
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("PRAGMA journal_mode=WAL")
+        holder.execute("CREATE TABLE t (x)")
+        holder.execute("INSERT INTO t VALUES (1)")
+        resolve_storage_url(f"sqlite:///{database}")
+        other = (
+            f"import sqlite3; c = sqlite3.connect({str(database)!r}); c.execute('SELECT * FROM t'); c.close()"
+        )
+        subprocess.run([sys.executable, "-c", other], check=True, timeout=60)
+        assert database.with_name("locks.db-wal").exists()  # the other process knew it was not the last
+    finally:
+        holder.close()

@@ -68,12 +68,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--recycle-after", type=int, default=20)
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/memory.csv"))
+    parser.add_argument(
+        "--scenarios", nargs="+", choices=("one-process", "recycled"), default=["one-process", "recycled"]
+    )
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="ressearch-memory-") as tmp:
         folder = Path(tmp)
         env = {**os.environ, "RESSEARCH_ARTIFACTS": str(folder / "artifacts"), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        for scenario in ("one-process", "recycled"):
+        for scenario in args.scenarios:
             name = f"memory-{scenario}"
             storage = f"sqlite:///{folder / name}.db"
             path = study_file(folder, name, args.trials)

@@ -8,6 +8,7 @@ start calls it too. Must not import anything of ressearch but errors.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -18,8 +19,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-__all__ = ["configure_runtime", "import_tensorflow_quietly", "quiet_optuna", "resident_mb", "stop_signals"]
+__all__ = [
+    "configure_runtime",
+    "import_tensorflow_quietly",
+    "lazy_exports",
+    "quiet_optuna",
+    "resident_mb",
+    "stop_signals",
+]
 
 # Optuna marks heartbeats, grouped TPE and metric names experimental: nothing a user can act on.
 _EXPERIMENTAL = r".*(is an experimental feature|is experimental \(supported)"
@@ -102,3 +111,23 @@ def stop_signals(handler: Callable[[int], None]) -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def lazy_exports(
+    package: str, exports: dict[str, str], namespace: dict[str, Any]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's ``__getattr__`` and ``__dir__`` that import each name of ``exports`` (name ->
+    module) on first use and keep it in ``namespace`` (the package's ``globals()``)."""
+
+    def getattr_(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def dir_() -> list[str]:
+        return sorted({*namespace, *exports})
+
+    return getattr_, dir_

@@ -241,7 +241,9 @@ def open_rdb_storage(
             with storage.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         return storage
-    except (SQLAlchemyError, OSError, RuntimeError) as error:
-        reason = redact(str(getattr(error, "orig", None) or error)).strip().splitlines()
+    except (SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError, RuntimeError) as error:
+        # Optuna's StorageInternalError says only "during the commit": what it wraps says why.
+        cause = error.__cause__ if isinstance(error, optuna.exceptions.StorageInternalError) else error
+        reason = redact(str(getattr(cause, "orig", None) or cause or error)).strip().splitlines()
         first = reason[0] if reason else type(error).__name__
         raise StorageError(f"storage: cannot open {redact(resolved)!r}: {first}") from None

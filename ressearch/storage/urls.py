@@ -9,7 +9,9 @@ Passwords never leave this module unredacted: every error names the URL through
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +42,11 @@ _GRACE_PERIOD_S = 120
 _GRPC_CONNECT_S = 10
 # A worker uses one connection for its trials and one for its heartbeat thread.
 _WORKER_POOL = {"pool_size": 2, "max_overflow": 2}
+# A server that answers but turns connections away for now: all its connection slots are taken
+# (many workers starting at once) or it is still starting. psycopg gives no SQLSTATE for an error
+# at connection time, so the server's own words are matched.
+_BUSY_SERVER = ("too many clients", "too many connections", "the database system is starting up")
+_LOG = logging.getLogger("ressearch.storage")
 
 
 def resolve_storage_url(url: str | None = None) -> str:
@@ -207,16 +214,12 @@ def open_rdb_storage(
     seconds instead of staying RUNNING forever, and ``on_stale(study, trial)`` is called for it.
     On PostgreSQL the pool holds at most ``pool_size`` connections (by default 2, what one worker
     needs, and 2 more at a peak), and a server that is down for a while (a restart) is
-    waited for, with back-off, for up to ``grace_period`` seconds.
+    waited for, with back-off, for up to ``grace_period`` seconds; so is a server that turns
+    connections away while opening (all its connection slots taken, still starting up).
 
     Raises:
         StorageError: the URL is malformed or the database cannot be reached.
     """
-    import optuna
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ressearch.storage.outages import OutageTolerantStorage
-
     resolved = resolve_storage_url(url)
     if is_grpc(resolved):
         raise StorageError(f"storage: {resolved} is a storage proxy; give the database URL it serves")
@@ -227,6 +230,28 @@ def open_rdb_storage(
             "grace_period": int(grace_period),
             "heartbeat_stale_trial_callback": on_stale,
         }
+    deadline = time.monotonic() + grace_period
+    wait = 0.5
+    while True:
+        try:
+            return _open_rdb(resolved, pool_size, kwargs, grace_period)
+        except StorageError as error:
+            busy = any(words in str(error) for words in _BUSY_SERVER)
+            if not busy or time.monotonic() + wait > deadline:
+                raise
+            _LOG.warning("%s; retrying in %.1f s", error, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, 10.0)
+
+
+def _open_rdb(
+    resolved: str, pool_size: int | None, kwargs: dict[str, Any], grace_period: float
+) -> optuna.storages.RDBStorage:
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ressearch.storage.outages import OutageTolerantStorage
+
     try:
         engine_kwargs = _engine_kwargs(resolved, pool_size)
         if is_sqlite(resolved):

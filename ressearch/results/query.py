@@ -9,42 +9,47 @@ from typing import Any
 
 import optuna
 import pandas as pd
+from optuna.study.study import _SYSTEM_ATTR_METRIC_NAMES  # where set_metric_names keeps them
 from optuna.trial import FrozenTrial, TrialState
 
 from ressearch.errors import ConfigError
 from ressearch.search.record import StudyMeta, TrialRecord
+from ressearch.storage.tables import first_start, state_counts, trial_rows
 from ressearch.storage.urls import open_storage
 
 __all__ = ["best_trials", "describe_trial", "list_studies", "metric_names", "trials_frame"]
 
 
 def list_studies(storage: str | optuna.storages.BaseStorage) -> list[dict[str, Any]]:
-    """One row per study: name, directions, trial counts by state, best value(s)."""
+    """One row per study: name, directions, trial counts by state, best value(s).
+
+    Counts, the first start and the best value are read by grouped queries, not by loading the
+    trials, so a study of 100,000 trials lists as fast as one of ten.
+    """
     if not isinstance(storage, optuna.storages.BaseStorage):
         storage = open_storage(storage, heartbeat=False)
     rows = []
-    for summary in optuna.get_all_study_summaries(storage, include_best_trial=True):
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        trials = study.get_trials(deepcopy=False)
-        counts = {state.name.lower(): 0 for state in TrialState}
-        for trial in trials:
-            counts[trial.state.name.lower()] += 1
-        best = summary.best_trial
+    for frozen in storage.get_all_studies():
+        study_id = frozen._study_id
+        counts = state_counts(storage, study_id)
+        best_value = None
+        if len(frozen.directions) == 1 and counts[TrialState.COMPLETE]:
+            best_value = storage.get_best_trial(study_id).value
+        started = first_start(storage, study_id)
+        names = frozen.system_attrs.get(_SYSTEM_ATTR_METRIC_NAMES)
         rows.append(
             {
-                "name": summary.study_name,
-                "directions": [direction.name.lower() for direction in summary.directions],
-                "metrics": study.metric_names,
-                "trials": len(trials),
-                "complete": counts["complete"],
-                "pruned": counts["pruned"],
-                "failed": counts["fail"],
-                "running": counts["running"],
-                "best_value": best.value if best is not None and len(summary.directions) == 1 else None,
-                "started": summary.datetime_start.isoformat(timespec="seconds")
-                if summary.datetime_start
-                else None,
-                "ressearch": StudyMeta.from_study(study) is not None,
+                "name": frozen.study_name,
+                "directions": [direction.name.lower() for direction in frozen.directions],
+                "metrics": list(names) if isinstance(names, list) else None,
+                "trials": sum(counts.values()),
+                "complete": counts[TrialState.COMPLETE],
+                "pruned": counts[TrialState.PRUNED],
+                "failed": counts[TrialState.FAIL],
+                "running": counts[TrialState.RUNNING],
+                "best_value": best_value,
+                "started": started.isoformat(timespec="seconds") if started else None,
+                "ressearch": StudyMeta.from_attrs(frozen.user_attrs, frozen.study_name) is not None,
             }
         )
     return rows
@@ -58,19 +63,24 @@ def metric_names(study: optuna.Study) -> list[str]:
     return ["value"] if len(study.directions) == 1 else [f"value_{i}" for i in range(len(study.directions))]
 
 
+# The trial attributes the table shows; the rest (configs, curves) are left in the database.
+_TABLE_ATTRS = TrialRecord.keys("model_params", "epochs", "train_seconds", "fail_reason")
+
+
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: number, state, objective values by metric, size, time, sampled params."""
     metrics = metric_names(study)
     rows = []
-    for trial in study.get_trials(deepcopy=False):
-        record = TrialRecord.from_trial(trial)
+    for trial in trial_rows(study._storage, study._study_id, user_attrs=_TABLE_ATTRS):
+        record = TrialRecord.from_attrs(trial.user_attrs)
         row: dict[str, Any] = {"number": trial.number, "state": trial.state.name}
-        for name, value in zip(metrics, trial.values or [None] * len(metrics), strict=False):
+        values: list[float | None] = list(trial.values) if trial.values else [None] * len(metrics)
+        for name, value in zip(metrics, values, strict=False):
             row[name] = value
         row["model_params"] = record.model_params
         row["epochs"] = record.epochs
         row["train_seconds"] = record.train_seconds
-        row["duration_s"] = trial.duration.total_seconds() if trial.duration else None
+        row["duration_s"] = trial.duration_s
         row["fail_reason"] = record.fail_reason
         for name, value in trial.params.items():
             row[f"param_{name}"] = value
@@ -79,12 +89,20 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
 
 
 def best_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """The best complete trial, or the Pareto set of a multi-objective study."""
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        raise ConfigError(f"study {study.study_name!r} has no complete trial yet: run it first")
+    """The best complete trial, or the Pareto set of a multi-objective study.
+
+    A single objective's best is found by the database (one ordered query), not by loading every
+    trial.
+    """
     if len(study.directions) > 1:
-        return sorted(study.best_trials, key=lambda trial: trial.number)
-    return [study.best_trial]
+        pareto = sorted(study.best_trials, key=lambda trial: trial.number)
+        if not pareto:
+            raise ConfigError(f"study {study.study_name!r} has no complete trial yet: run it first")
+        return pareto
+    try:
+        return [study.best_trial]
+    except ValueError:
+        raise ConfigError(f"study {study.study_name!r} has no complete trial yet: run it first") from None
 
 
 def describe_trial(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:

@@ -70,6 +70,7 @@ class TrialRecord:
     curve: dict[str, list[float]] | None = None
     epochs: int | None = None
     train_seconds: float | None = None
+    seconds: dict[str, float] | None = None  # where the trial's time went, phase by phase
     worker_rss_mb: float | None = None  # the worker's resident memory after the trial
     fail_reason: str | None = None
     interrupted: bool | None = None
@@ -91,6 +92,20 @@ class TrialRecord:
                 "upgrade ressearch"
             )
         return cls(**{item.name: attrs.get(_key(item.name)) for item in fields(cls)})
+
+    @classmethod
+    def keys(cls, *names: str) -> tuple[str, ...]:
+        """The user attribute names the fields ``names`` are stored under (for reading only those).
+
+        Example:
+            >>> TrialRecord.keys("version", "epochs")
+            ('record_version', 'epochs')
+        """
+        known = {item.name for item in fields(cls)}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ValueError(f"TrialRecord has no field {unknown[0]!r}")
+        return tuple(_key(name) for name in names)
 
     @classmethod
     def from_trial(cls, trial: FrozenTrial | optuna.Trial) -> TrialRecord:
@@ -169,13 +184,18 @@ class StudyMeta:
     @classmethod
     def from_study(cls, study: optuna.Study) -> StudyMeta | None:
         """The metadata of ``study``; None for a study ressearch did not create."""
-        meta = study.user_attrs.get(STUDY_ATTR)
+        return cls.from_attrs(study.user_attrs, study.study_name)
+
+    @classmethod
+    def from_attrs(cls, user_attrs: dict[str, Any], study_name: str) -> StudyMeta | None:
+        """The metadata in a study's user attributes; None for a study ressearch did not create."""
+        meta = user_attrs.get(STUDY_ATTR)
         if not isinstance(meta, dict) or "definition" not in meta:
             return None
         schema = meta.get("schema", 1)
         if isinstance(schema, int) and schema > STUDY_META_VERSION:
             raise ConfigError(
-                f"study {study.study_name!r} was written by a newer ressearch (metadata schema {schema}); "
+                f"study {study_name!r} was written by a newer ressearch (metadata schema {schema}); "
                 "upgrade ressearch"
             )
         known = {item.name for item in fields(cls)}

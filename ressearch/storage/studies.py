@@ -12,9 +12,8 @@ __all__ = ["load_study", "study_names"]
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
     """The names of the studies in ``storage``, in creation order."""
-    return [
-        summary.study_name for summary in optuna.get_all_study_summaries(storage, include_best_trial=False)
-    ]
+    # Not optuna.get_all_study_summaries: it loads every trial of every study to count them.
+    return [study.study_name for study in storage.get_all_studies()]
 
 
 def load_study(name: str, storage: str | optuna.storages.BaseStorage | None = None) -> optuna.Study:

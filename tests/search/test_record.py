@@ -40,6 +40,7 @@ FULL = TrialRecord(
     curve={"loss": [1.0, 0.5], "val_accuracy": [0.5, 0.75]},
     epochs=2,
     train_seconds=1.25,
+    seconds={"build": 0.2, "fit": 1.25},
     worker_rss_mb=812.5,
     fail_reason=None,
     interrupted=None,
@@ -106,6 +107,7 @@ def test_trial_records_round_trip_through_a_storage(storage_url, unique_name):
         curve=FULL.curve,
         epochs=FULL.epochs,
         train_seconds=FULL.train_seconds,
+        seconds=FULL.seconds,
         worker_rss_mb=FULL.worker_rss_mb,
     ).write(trial)
     study.tell(trial, 0.75)

@@ -16,10 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# docker-compose (Debian's 1.29) is not on PyPI: apt brings it for the docker/ checks.
+# Debian packages that are not on PyPI: docker-compose (1.29) for the docker/ checks, hyperfine
+# for the whole-process timings of benchmarks/overhead.py.
+DEBIAN_TOOLS := docker-compose hyperfine
 setup: $(STAMP)
-	@command -v docker-compose >/dev/null || \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose)
+	@missing=$$(for tool in $(DEBIAN_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 # A real quick study on the embedded SQLite default (./ressearch.db) with an offline dataset,
 # then the best model exported to exports/quickstart. A second call resumes: nothing to add.

@@ -10,6 +10,7 @@ from ressearch.config.blocks import BLOCKS, BlockFamily, block_names, get_block,
 from ressearch.config.data import DataConfig
 from ressearch.config.files import load_architecture, load_study_file
 from ressearch.config.presets import PRESETS, Preset, get_preset, list_presets
+from ressearch.config.runtime import RuntimeConfig
 from ressearch.config.space import ArchitectureSpace, Choice, Fixed, Range, Space, TrainSpace
 from ressearch.config.study import METRICS, StudyDefinition, StudySettings, parse_study
 from ressearch.config.training import OPTIMIZERS, TrainConfig
@@ -31,6 +32,7 @@ __all__ = [
     "FrozenConfig",
     "Preset",
     "Range",
+    "RuntimeConfig",
     "Search",
     "Space",
     "StudyDefinition",

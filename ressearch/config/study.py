@@ -9,7 +9,7 @@ anywhere. Reading the YAML file is :mod:`ressearch.config.files`.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from ressearch.config.base import FrozenConfig
 from ressearch.config.data import PATH_KINDS, DataConfig
+from ressearch.config.runtime import RuntimeConfig
 from ressearch.config.space import ArchitectureSpace, Choice, Range, TrainSpace
 from ressearch.errors import ConfigError
 
@@ -125,6 +126,7 @@ class StudyDefinition:
     space: ArchitectureSpace
     train: TrainSpace
     path: Path | None = None
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The study file as stored with the study (data paths absolute)."""
@@ -133,6 +135,7 @@ class StudyDefinition:
             "data": self.data.to_dict(),
             "space": self.space.to_dict(),
             "train": self.train.to_dict(),
+            "runtime": self.runtime.to_dict(),
         }
 
     def grid(self) -> dict[str, list[Any]]:
@@ -159,10 +162,18 @@ class StudyDefinition:
         changes = {key: value for key, value in settings.items() if value is not None}
         if not changes:
             return self
-        return StudyDefinition(self.settings.replace(**changes), self.data, self.space, self.train, self.path)
+        return StudyDefinition(
+            self.settings.replace(**changes), self.data, self.space, self.train, self.path, self.runtime
+        )
 
 
-_SECTIONS = {"study": StudySettings, "data": DataConfig, "space": None, "train": None}
+_SECTIONS = {
+    "study": StudySettings,
+    "data": DataConfig,
+    "space": None,
+    "train": None,
+    "runtime": RuntimeConfig,
+}
 
 
 def _check_keys(where: str, given: dict[str, Any], known: list[str]) -> None:
@@ -209,7 +220,10 @@ def parse_study(raw: Any, *, path: Path | None = None) -> StudyDefinition:
     data = DataConfig.from_dict(_resolve_source(raw["data"], base_dir))
     space = ArchitectureSpace.from_dict(raw.get("space"))
     train = TrainSpace.from_dict(raw.get("train"))
-    definition = StudyDefinition(settings, data, space, train, path)
+    runtime = raw.get("runtime") or {}
+    if isinstance(runtime, dict):
+        _check_keys("runtime.", runtime, list(RuntimeConfig.model_fields))
+    definition = StudyDefinition(settings, data, space, train, path, RuntimeConfig.from_dict(runtime))
     if settings.sampler == "grid":
         points = 1
         for options in definition.grid().values():

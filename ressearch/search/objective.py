@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
     from ressearch.training.callbacks import CurveRecorder
     from ressearch.training.fit import TrialResult
+    from ressearch.training.speed import Runtime
 
 __all__ = ["Objective", "SampledTrial", "checkpoint_folder", "worker_name"]
 
@@ -82,6 +84,16 @@ class Objective:
         self.running: set[int] = set()  # trial ids this process has in flight
         self.worker = worker_name()
         self.worker_started = process_start_time(os.getpid())
+        self._runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        """The study's ``runtime:`` switches decided for the devices this process sees."""
+        if self._runtime is None:
+            from ressearch.training.speed import resolve_runtime
+
+            self._runtime = resolve_runtime(self.definition.runtime)
+        return self._runtime
 
     def sample(self, trial: optuna.Trial) -> SampledTrial:
         """The trial's architecture, training settings and seed; recorded before training starts.
@@ -181,10 +193,15 @@ class Objective:
                     max_params=self.definition.settings.max_params,
                     save_to=model_path,
                     checkpoint=self.checkpoint(sampled),
+                    latency="latency" in self.definition.settings.objective_metrics,
+                    runtime=self.runtime,
                 )
             except ConfigError as error:
                 raise TrialFailed(f"cannot train this trial's config: {error}") from None
-            return result, upload_model(self.store, model_path, trial)
+            start = time.perf_counter()
+            artifact_id = upload_model(self.store, model_path, trial)
+            result.seconds["upload"] = round(time.perf_counter() - start, 4)
+            return result, artifact_id
 
     def record(self, trial: optuna.Trial, result: TrialResult, artifact_id: str) -> float | list[float]:
         """Write what the trial measured; its objective value(s)."""
@@ -195,6 +212,7 @@ class Objective:
             curve=result.curve,
             epochs=result.epochs,
             train_seconds=round(result.train_seconds, 3),
+            seconds=result.seconds,
             worker_rss_mb=round(resident_mb(), 1),
         ).write(trial)
         settings = self.definition.settings
@@ -215,10 +233,13 @@ class Objective:
     def _run(self, trial: optuna.Trial, recorder: CurveRecorder) -> float | list[float]:
         sampled: SampledTrial | None = None
         try:
+            start = time.perf_counter()
             self.claim_slot(trial)
             sampled = self.sample(trial)
             self.resume(trial, sampled)
+            sampling = round(time.perf_counter() - start, 4)
             result, artifact_id = self.train(trial, sampled, recorder)
+            result.seconds = {"sample": sampling, **result.seconds}
             values = self.record(trial, result, artifact_id)
         except TrialFailed as error:
             TrialRecord(fail_reason=redact(str(error)), curve=recorder.curve).write(trial)

@@ -10,6 +10,7 @@ used alone. Nothing here prints: callers get events.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from collections.abc import Callable
@@ -327,6 +328,10 @@ def optimize(
     settings = prepared.definition.settings
     study = prepared.study
     objective = objective or Objective(prepared.definition, prepared.dataset, artifacts=prepared.artifacts)
+    # What is alive now (TensorFlow, Optuna, the data, the storage) lives as long as the process:
+    # frozen, it is skipped by every collection, the one each trial starts with included. On the
+    # overhead benchmark's tabular study this took fit ~12 % faster (benchmarks/overhead.py).
+    gc.freeze()
     started = time.monotonic()
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:

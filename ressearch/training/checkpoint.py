@@ -1,7 +1,10 @@
 """Per-epoch checkpoints of one trial: written atomically, loaded to continue an interrupted fit.
 
-A checkpoint folder holds ``epoch-N.keras`` (weights and optimizer state after epoch N) and
-``state.json`` (which file, the epoch, the learning curve so far, the seed to reseed with).
+A checkpoint folder holds ``epoch-N.npz`` (the values of the model's and the optimizer's
+variables after epoch N, in their order: a few milliseconds to write where a ``.keras`` file
+takes ~45 ms for a small model, and that at every epoch) and ``state.json`` (which file, the
+epoch, the learning curve so far). A checkpoint is restored into a model built from the same
+config, so the variables match one to one; one that does not match is not used.
 Each file is written under a temporary name and moved into place with ``os.replace``; the state
 is switched only after its model file is whole, and the previous model file removed after, so a
 crash at any moment leaves the last whole checkpoint (or none) to load, never half of one.
@@ -19,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 __all__ = ["CHECKPOINT_VERSION", "Checkpoint", "EpochCheckpointer", "clear_checkpoint", "read_checkpoint"]
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 1: a .keras file per epoch (still read)
 _STATE = "state.json"
 
 
@@ -35,10 +39,34 @@ class Checkpoint:
     curve: dict[str, list[float]]
     model_file: str
 
-    def restore(self, model: keras.Model) -> None:
-        """Load weights and optimizer state into ``model`` (built from the same config, compiled)."""
+    def restore(self, model: keras.Model) -> bool:
+        """Load weights and optimizer state into ``model`` (built from the same config, compiled).
+
+        Returns:
+            False (and ``model`` untouched) where the checkpoint does not fit the model.
+        """
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(self.folder / self.model_file)
+        path = self.folder / self.model_file
+        if path.suffix == ".keras":
+            model.load_weights(path)
+            return True
+        variables = _variables(model)
+        try:
+            with np.load(path) as stored:
+                values = [stored[f"arr_{index}"] for index in range(len(stored.files))]
+        except (OSError, ValueError, KeyError):
+            return False
+        shapes = [tuple(variable.shape) for variable in variables]
+        if [tuple(value.shape) for value in values] != shapes:
+            return False
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+        return True
+
+
+def _variables(model: keras.Model) -> list[keras.Variable]:
+    """Every variable a trial's state lives in: the model's (weights, seed states), the optimizer's."""
+    return [*model.variables, *model.optimizer.variables]
 
 
 def read_checkpoint(folder: Path) -> Checkpoint | None:
@@ -47,7 +75,7 @@ def read_checkpoint(folder: Path) -> Checkpoint | None:
         state = json.loads((folder / _STATE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+    if not isinstance(state, dict) or state.get("version") not in (1, CHECKPOINT_VERSION):
         return None
     if not (folder / str(state.get("model_file"))).is_file():
         return None
@@ -80,8 +108,14 @@ class EpochCheckpointer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         previous = read_checkpoint(self.folder)
-        model_file = f"epoch-{epoch + 1}.keras"
-        _replace(self.folder / model_file, lambda partial: self.model.save(partial))
+        model_file = f"epoch-{epoch + 1}.npz"
+        values = [np.asarray(variable.numpy()) for variable in _variables(self.model)]
+
+        def write(partial: Path) -> None:
+            with partial.open("wb") as handle:
+                np.savez(handle, *values)
+
+        _replace(self.folder / model_file, write)
         state = {
             "version": CHECKPOINT_VERSION,
             "epochs": epoch + 1,

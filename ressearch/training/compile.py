@@ -71,8 +71,19 @@ def _optimizer(train: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Opt
     return keras.optimizers.RMSprop(momentum=train.momentum, **common)
 
 
-def compile_model(model: keras.Model, train: TrainConfig, dataset: Dataset) -> None:
-    """Loss and metrics for the dataset's task; the metric names match the study's metrics."""
+def compile_model(
+    model: keras.Model,
+    train: TrainConfig,
+    dataset: Dataset,
+    *,
+    jit_compile: bool = False,
+    steps_per_execution: int = 1,
+) -> None:
+    """Loss and metrics for the dataset's task; the metric names match the study's metrics.
+
+    ``jit_compile`` (XLA) and ``steps_per_execution`` come from the study's runtime
+    (:mod:`ressearch.training.speed`); the defaults are right on a CPU.
+    """
     kind = task_kind(dataset)
     steps = max(1, math.ceil(len(dataset.x_train) / train.batch_size))
     metrics: list[Any]
@@ -91,7 +102,14 @@ def compile_model(model: keras.Model, train: TrainConfig, dataset: Dataset) -> N
             raise ConfigError("train.label_smoothing: supported for binary tasks only (sparse labels)")
         loss = keras.losses.SparseCategoricalCrossentropy()
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    model.compile(optimizer=_optimizer(train, steps), loss=loss, loss_weights=loss_weight, metrics=metrics)
+    model.compile(
+        optimizer=_optimizer(train, steps),
+        loss=loss,
+        loss_weights=loss_weight,
+        metrics=metrics,
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
+    )
 
 
 def targets(dataset: Dataset, y: np.ndarray) -> np.ndarray:

@@ -24,8 +24,9 @@ from ressearch.training.callbacks import CurveRecorder
 from ressearch.training.checkpoint import EpochCheckpointer, read_checkpoint
 from ressearch.training.compile import compile_model, targets
 from ressearch.training.measure import evaluate, measure_latency
+from ressearch.training.speed import Runtime
 
-__all__ = ["TrialResult", "train_trial"]
+__all__ = ["TrialResult", "final_metrics", "train_trial"]
 
 
 @dataclass
@@ -37,6 +38,7 @@ class TrialResult:
     epochs: int
     train_seconds: float
     model_params: int
+    seconds: dict[str, float]  # where the trial's time went: build, compile, fit, measure, save
 
 
 def train_trial(
@@ -50,12 +52,18 @@ def train_trial(
     max_params: int | None = None,
     save_to: Path | None = None,
     checkpoint: Path | None = None,
+    latency: bool = False,
+    runtime: Runtime | None = None,
     verbose: int = 0,
 ) -> TrialResult:
-    """Build, compile and fit one trial; evaluate the final model on the validation split.
+    """Build, compile and fit one trial; its validation metrics are those of the model it ends with.
 
     The recorded metrics are those of the model as saved to ``save_to`` (the best epoch's
     weights when early stopping restores them), so an exported model scores what was recorded.
+    They are read from the validation pass ``fit`` ran at the end of that epoch, with those very
+    weights: no second pass over the validation split. ``latency`` (only when a study optimises
+    it) adds the inference milliseconds per sample. ``runtime`` (by default the CPU's: float32,
+    no XLA, arrays) sets the precision, XLA, steps per execution and the input pipeline.
     With ``checkpoint`` (a folder), every epoch ends with a checkpoint there, and a checkpoint
     found there at the start is continued: weights, optimizer state and the learning curve are
     restored, training goes on from the next epoch, and the random generators are seeded from
@@ -64,63 +72,106 @@ def train_trial(
     Raises:
         TrialFailed: NaN loss, out of memory, or more than ``max_params`` parameters.
     """
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[phase] = round(seconds.get(phase, 0.0) + now - clock, 4)
+        clock = now
+
     # One collection a trial: clear_session() runs it after dropping Keras' global state
     # (benchmarks/collect.py: a second or third collection frees nothing and costs ~0.3 s).
     keras.backend.clear_session(free_memory=True)
     keras.utils.set_random_seed(seed)
-    model = build_model(architecture)
+    runtime = runtime or Runtime()
+    runtime.apply_precision()
+    try:
+        model = build_model(architecture)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")  # only this trial's model is mixed
     params = model.count_params()
     if max_params is not None and params > max_params:
         raise TrialFailed(f"the model has {params:,} parameters, above study.max_params={max_params:,}")
-    compile_model(model, train, dataset)
+    lap("build")
+    compile_model(model, train, dataset, **runtime.compile_options())
     recorder = recorder or CurveRecorder()
     all_callbacks: list[keras.callbacks.Callback] = [recorder]
     initial_epoch = 0
     if checkpoint is not None:
         found = read_checkpoint(checkpoint)
-        if found is not None:
-            found.restore(model)
+        if found is not None and found.restore(model):
             recorder.curve.update({name: list(values) for name, values in found.curve.items()})
             initial_epoch = found.epochs
             keras.utils.set_random_seed(seed + initial_epoch)
         all_callbacks.append(EpochCheckpointer(checkpoint, recorder.curve))
     all_callbacks.extend(callbacks)  # the pruner after the checkpoint: a pruned epoch is saved too
+    stopper = None
     if train.early_stopping_patience:
-        all_callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=train.early_stopping_patience, restore_best_weights=True
-            )
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=train.early_stopping_patience, restore_best_weights=True
         )
+        all_callbacks.append(stopper)
+    lap("compile")
     start = time.perf_counter()
+    x, y, feeding = runtime.fit_inputs(
+        dataset.x_train, targets(dataset, dataset.y_train), batch_size=train.batch_size, seed=seed
+    )
     try:
         model.fit(
-            dataset.x_train,
-            targets(dataset, dataset.y_train),
+            x,
+            y,
             validation_data=(dataset.x_val, targets(dataset, dataset.y_val)),
+            validation_batch_size=train.batch_size,
             epochs=train.epochs,
             initial_epoch=initial_epoch,
-            batch_size=train.batch_size,
             class_weight=dataset.class_weight,
             callbacks=all_callbacks,
-            shuffle=True,
             verbose=verbose,
+            **feeding,
         )
     except Exception as error:
         if "ResourceExhausted" in type(error).__name__ or "out of memory" in str(error).lower():
             raise TrialFailed(f"out of memory while training ({type(error).__name__})") from None
         raise
     train_seconds = time.perf_counter() - start
-    metrics = evaluate(model, dataset)
+    lap("fit")
+    # The epoch whose weights the model ends with: the best one if early stopping restored it.
+    restored = stopper is not None and stopper.best_weights is not None
+    metrics = final_metrics(recorder.curve, stopper.best_epoch if restored and stopper else None)
+    if not metrics:  # no epoch ran and no checkpoint had any: measure the model as it is
+        metrics = evaluate(model, dataset)
     if not all(math.isfinite(value) for value in metrics.values()):
         raise TrialFailed(f"the validation metrics are not finite: {metrics}")
     metrics["model_params"] = float(params)
-    metrics["latency"] = measure_latency(model, dataset.x_val)
+    if latency:
+        metrics["latency"] = measure_latency(model, dataset.x_val)
+    lap("measure")
     if save_to is not None:
         model.save(save_to)
+    lap("save")
     return TrialResult(
         metrics=metrics,
         curve=recorder.curve,
         epochs=len(recorder.curve.get("loss", [])),
         train_seconds=train_seconds,
         model_params=params,
+        seconds=seconds,
     )
+
+
+def final_metrics(curve: dict[str, list[float]], epoch: int | None = None) -> dict[str, float]:
+    """The validation metrics ``fit`` logged at the end of ``epoch`` (by default the last one).
+
+    Example:
+        >>> final_metrics({"loss": [0.9, 0.5], "val_loss": [0.8, 0.6], "val_accuracy": [0.5, 0.7]})
+        {'val_loss': 0.6, 'val_accuracy': 0.7}
+        >>> final_metrics({"val_loss": [0.8, 0.6]}, epoch=0)
+        {'val_loss': 0.8}
+    """
+    return {
+        name: float(values[-1 if epoch is None else epoch])
+        for name, values in curve.items()
+        if name.startswith("val_") and values
+    }

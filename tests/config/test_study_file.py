@@ -50,6 +50,9 @@ def test_relative_data_paths_resolve_against_the_study_file(write_study, tmp_pat
         ({"study": {"sampler": "grid", "n_trials": 9}}, "study.n_trials: the grid has 8 points"),
         ({"data": {"validation_split": 1.5}}, "data.validation_split"),
         ({"extra": {}}, "extra: unknown key"),
+        ({"runtime": {"precision": "fp16"}}, "runtime.precision: "),
+        ({"runtime": {"pipline": "arrays"}}, "runtime.pipline: unknown key (did you mean 'pipeline'?)"),
+        ({"runtime": {"steps_per_execution": 0}}, "runtime.steps_per_execution"),
     ],
 )
 def test_study_file_errors_name_file_and_key(write_study, change, message):
@@ -63,3 +66,17 @@ def test_study_file_errors_name_file_and_key(write_study, change, message):
         load_study_file(path)
     assert str(raised.value).startswith(f"{path}: ")
     assert message in str(raised.value)
+
+
+def test_the_runtime_section_is_optional_and_stored_with_the_study(write_study):
+    default = load_study_file(write_study(tiny_study("fast")))
+    assert default.runtime.to_dict() == {
+        "precision": "auto",
+        "jit_compile": "auto",
+        "steps_per_execution": "auto",
+        "pipeline": "auto",
+    }
+    study = {**tiny_study("fast"), "runtime": {"precision": "mixed_bfloat16", "steps_per_execution": 8}}
+    chosen = load_study_file(write_study(study))
+    assert chosen.runtime.precision == "mixed_bfloat16" and chosen.runtime.steps_per_execution == 8
+    assert type(chosen).from_dict(chosen.to_dict()).runtime == chosen.runtime

@@ -26,9 +26,30 @@ def test_loss_falls_and_metrics_are_recorded(digits, tmp_path):
     train = TrainConfig(epochs=3, batch_size=32, learning_rate=0.01, schedule="cosine", warmup_epochs=1)
     result = train_trial(tiny(digits), train, digits, seed=0, save_to=tmp_path / "m.keras")
     assert result.curve["loss"][-1] < result.curve["loss"][0]
-    assert set(result.metrics) >= {"val_accuracy", "val_loss", "model_params", "latency"}
+    assert set(result.metrics) == {"val_accuracy", "val_loss", "model_params"}  # latency: on request
     assert result.metrics["val_accuracy"] > 0.5
     assert (tmp_path / "m.keras").stat().st_size > 0
+    assert set(result.seconds) == {"build", "compile", "fit", "measure", "save"}
+    assert result.seconds["fit"] > 0
+
+
+@pytest.mark.parametrize("patience", [None, 1])
+def test_the_recorded_metrics_are_those_of_the_saved_model(digits, tmp_path, patience):
+    """Read from fit's own validation pass, they match a fresh evaluation of the saved model, also
+    when early stopping restored an earlier epoch's weights (a high learning rate makes one)."""
+    import keras
+
+    from ressearch.training import evaluate
+
+    train = TrainConfig(epochs=4, batch_size=32, learning_rate=0.3, early_stopping_patience=patience)
+    result = train_trial(tiny(digits), train, digits, seed=0, save_to=tmp_path / "m.keras", latency=True)
+    measured = evaluate(keras.saving.load_model(tmp_path / "m.keras"), digits)
+    for name, value in measured.items():
+        assert result.metrics[name] == pytest.approx(value, abs=1e-5), name
+    assert result.metrics["latency"] > 0
+    losses = result.curve["val_loss"]
+    if patience:  # the restored epoch is the best one, and not the last
+        assert result.metrics["val_loss"] == min(losses) != losses[-1]
 
 
 def test_nan_loss_fails_the_trial():

@@ -1,0 +1,128 @@
+"""The fast training path: a study's ``runtime:`` switches resolved for the devices in sight.
+
+``resolve_runtime`` turns every ``auto`` into a concrete choice from what TensorFlow sees (the
+worker's ``CUDA_VISIBLE_DEVICES`` is set before TensorFlow loads), and ``Runtime`` applies it:
+the Keras dtype policy before the model is built, ``jit_compile`` and ``steps_per_execution``
+when it is compiled, and the batches ``fit`` gets (``fit_inputs``).
+
+    CPU only          float32, no XLA, 1 step per execution, arrays
+    GPU, tensor cores mixed_float16, XLA, 32 steps per execution, tf.data on the device
+    GPU, older        float32, XLA, 32 steps per execution, tf.data on the device
+
+Keras only (and TensorFlow for the device facts and the pipeline): no Optuna, no storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from ressearch.config.runtime import RuntimeConfig
+
+__all__ = ["DeviceFacts", "Runtime", "device_facts", "resolve_runtime"]
+
+_TENSOR_CORES = (7, 0)  # Volta and newer run float16 matrix maths on tensor cores
+_GPU_STEPS_PER_EXECUTION = 32
+_ON_DEVICE_BYTES = 1 << 30  # training arrays up to 1 GiB are kept in GPU memory
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What the runtime depends on: the GPUs this process sees and their compute capabilities."""
+
+    gpus: int = 0
+    compute_capability: tuple[int, int] | None = None  # of the first GPU
+
+
+def device_facts() -> DeviceFacts:
+    """The GPUs TensorFlow sees in this process (none on a CPU-only machine)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return DeviceFacts()
+    details = tf.config.experimental.get_device_details(gpus[0])
+    capability = details.get("compute_capability")
+    return DeviceFacts(len(gpus), tuple(capability) if capability else None)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A runtime with every switch decided."""
+
+    precision: str = "float32"
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+    pipeline: str = "arrays"
+    on_device: bool = False  # tf.data: the arrays copied to the GPU once, not every epoch
+
+    def apply_precision(self) -> None:
+        """Set the Keras dtype policy for the next models built (the output layer stays float32)."""
+        keras.mixed_precision.set_dtype_policy(self.precision)
+
+    def compile_options(self) -> dict[str, Any]:
+        return {"jit_compile": self.jit_compile, "steps_per_execution": self.steps_per_execution}
+
+    def fit_inputs(
+        self, x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int
+    ) -> tuple[Any, Any, dict[str, Any]]:
+        """``x``, ``y`` and the ``fit`` arguments that go with them: the arrays as they are, or a
+        cached, shuffled (reshuffled each epoch), batched and prefetched ``tf.data`` pipeline."""
+        if self.pipeline == "arrays":
+            return x, y, {"batch_size": batch_size, "shuffle": True}
+        import tensorflow as tf
+
+        device = "/GPU:0" if self.on_device and x.nbytes + y.nbytes <= _ON_DEVICE_BYTES else "/CPU:0"
+        with tf.device(device):
+            tensors = (tf.constant(x), tf.constant(y))
+        pipeline = (
+            tf.data.Dataset.from_tensor_slices(tensors)
+            .cache()
+            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        return pipeline, None, {}
+
+    def describe(self) -> str:
+        """One line for the run's start-up output."""
+        xla = "XLA" if self.jit_compile else "no XLA"
+        where = ", on the device" if self.on_device else ""
+        return (
+            f"{self.precision}, {xla}, steps_per_execution={self.steps_per_execution}, {self.pipeline}{where}"
+        )
+
+
+def resolve_runtime(config: RuntimeConfig, facts: DeviceFacts | None = None) -> Runtime:
+    """Every ``auto`` of ``config`` decided for ``facts`` (by default the devices in sight).
+
+    Example:
+        >>> resolve_runtime(RuntimeConfig(), DeviceFacts()).describe()
+        'float32, no XLA, steps_per_execution=1, arrays'
+
+        >>> resolve_runtime(RuntimeConfig(), DeviceFacts(gpus=1, compute_capability=(9, 0))).precision
+        'mixed_float16'
+    """
+    facts = device_facts() if facts is None else facts
+    gpu = facts.gpus > 0
+    tensor_cores = gpu and facts.compute_capability is not None and facts.compute_capability >= _TENSOR_CORES
+    precision = config.precision
+    if precision == "auto":
+        precision = "mixed_float16" if tensor_cores else "float32"
+    jit = config.jit_compile if config.jit_compile != "auto" else gpu
+    steps = config.steps_per_execution
+    if steps == "auto":
+        steps = _GPU_STEPS_PER_EXECUTION if gpu else 1
+    pipeline = config.pipeline
+    if pipeline == "auto":
+        pipeline = "tf.data" if gpu else "arrays"
+    return Runtime(
+        precision=precision,
+        jit_compile=bool(jit),
+        steps_per_execution=int(steps),
+        pipeline=pipeline,
+        on_device=gpu and pipeline == "tf.data",
+    )

@@ -1,0 +1,85 @@
+"""The fast training path: automatic defaults per device, and the same numerics on every switch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ressearch import ArchitectureConfig, TrainConfig
+from ressearch.config import RuntimeConfig
+from ressearch.data import DataConfig, load_dataset
+from ressearch.training import train_trial
+from ressearch.training.speed import DeviceFacts, Runtime, resolve_runtime
+
+CPU_ONLY = DeviceFacts()
+TENSOR_CORES = DeviceFacts(gpus=1, compute_capability=(9, 0))  # an H100/H200 (cannot exist here)
+OLD_GPU = DeviceFacts(gpus=2, compute_capability=(6, 1))  # a Pascal card: no tensor cores
+
+
+def test_every_automatic_default_is_float32_without_xla_in_a_cpu_only_process():
+    """The real devices of a real process that sees no GPU (as on this machine, or a CPU worker)."""
+    code = (
+        "import json; from ressearch.config import RuntimeConfig;"
+        "from ressearch.training.speed import device_facts, resolve_runtime;"
+        "facts = device_facts(); runtime = resolve_runtime(RuntimeConfig(), facts);"
+        "print(json.dumps([facts.gpus, runtime.precision, runtime.jit_compile,"
+        " runtime.steps_per_execution, runtime.pipeline, runtime.on_device]))"
+    )
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, "float32", False, 1, "arrays", False]
+
+
+def test_automatic_defaults_on_gpus():
+    fast = resolve_runtime(RuntimeConfig(), TENSOR_CORES)
+    assert fast == Runtime("mixed_float16", True, 32, "tf.data", on_device=True)
+    assert resolve_runtime(RuntimeConfig(), OLD_GPU).precision == "float32"  # no tensor cores
+    assert resolve_runtime(RuntimeConfig(), OLD_GPU).jit_compile
+
+
+def test_a_switch_set_in_the_study_file_wins_over_auto():
+    config = RuntimeConfig(precision="float32", jit_compile=False, steps_per_execution=4, pipeline="arrays")
+    assert resolve_runtime(config, TENSOR_CORES) == Runtime("float32", False, 4, "arrays", on_device=False)
+    assert resolve_runtime(RuntimeConfig(pipeline="tf.data"), CPU_ONLY).on_device is False
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset(DataConfig(source="builtin:digits", max_rows=400, flatten=True), seed=0)
+
+
+def _fit(digits, runtime: Runtime, epochs: int = 2):
+    config = ArchitectureConfig(
+        input_shape=digits.input_shape, outputs=digits.outputs, depths=(1,), widths=(32,)
+    )
+    return train_trial(config, TrainConfig(epochs=epochs, batch_size=32), digits, seed=0, runtime=runtime)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_to_the_losses_of_float32(digits, precision):
+    """float16 keeps ~3 significant digits (bfloat16 ~2): losses agree within 2 % (5 % for
+    bfloat16) after two epochs; the model's variables and output stay float32."""
+    reference = _fit(digits, Runtime())
+    mixed = _fit(digits, Runtime(precision=precision))
+    tolerance = 0.02 if precision == "mixed_float16" else 0.05
+    np.testing.assert_allclose(mixed.curve["loss"], reference.curve["loss"], rtol=tolerance)
+    np.testing.assert_allclose(mixed.curve["val_loss"], reference.curve["val_loss"], rtol=tolerance)
+    assert abs(mixed.metrics["val_accuracy"] - reference.metrics["val_accuracy"]) <= 0.05
+
+
+@pytest.mark.slow
+def test_xla_steps_per_execution_and_tf_data_give_the_same_training(digits):
+    """The same maths, run differently: XLA and several steps per call leave the losses equal
+    to float rounding; the tf.data pipeline shuffles in its own order, so it agrees loosely."""
+    reference = _fit(digits, Runtime())
+    fused = _fit(digits, Runtime(jit_compile=True, steps_per_execution=4))
+    np.testing.assert_allclose(fused.curve["loss"], reference.curve["loss"], rtol=1e-3)
+    piped = _fit(digits, Runtime(pipeline="tf.data"))
+    assert piped.curve["loss"][-1] < piped.curve["loss"][0]
+    np.testing.assert_allclose(piped.curve["val_loss"], reference.curve["val_loss"], rtol=0.15)

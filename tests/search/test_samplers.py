@@ -1,0 +1,50 @@
+"""Every sampler and pruner a study file can name builds and runs real trials over a real space."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from ressearch.config import ArchitectureSpace, TrainSpace
+from ressearch.config.study import StudySettings
+from ressearch.search import make_pruner, make_sampler, sample, sample_train
+
+SAMPLERS = StudySettings.model_fields["sampler"].annotation.__args__  # type: ignore[union-attr]
+PRUNERS = StudySettings.model_fields["pruner"].annotation.__args__  # type: ignore[union-attr]
+SPACE = ArchitectureSpace.from_dict({"block_type": ["basic", "preact"], "depth": {"low": 1, "high": 3}})
+TRAIN = TrainSpace.from_dict(
+    {"learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}, "batch_size": [32, 64]}
+)
+
+
+@pytest.mark.parametrize("name", [name for name in SAMPLERS if name != "nsga2"])
+def test_every_single_objective_sampler_runs_trials(name):
+    grid = {"block_type": ["basic", "preact"], "batch_size": [32, 64]} if name == "grid" else None
+    space = ArchitectureSpace.from_dict({"block_type": ["basic", "preact"]}) if name == "grid" else SPACE
+    train = TrainSpace.from_dict({"batch_size": [32, 64]}) if name == "grid" else TRAIN
+    study = optuna.create_study(
+        sampler=make_sampler(name, seed=0, multi_objective=False, grid=grid), direction="maximize"
+    )
+
+    def objective(trial: optuna.Trial) -> float:
+        config = sample(trial, space, input_shape=(8,), outputs=2)
+        settings = sample_train(trial, train)
+        return config.depths[0] + settings.learning_rate
+
+    study.optimize(objective, n_trials=4)
+    assert len(study.trials) == 4 and all(t.state.name == "COMPLETE" for t in study.trials)
+
+
+def test_nsga2_runs_a_multi_objective_study():
+    study = optuna.create_study(
+        sampler=make_sampler("nsga2", seed=0, multi_objective=True), directions=["maximize", "minimize"]
+    )
+    study.optimize(lambda trial: (trial.suggest_float("x", 0, 1), trial.suggest_float("y", 0, 1)), n_trials=4)
+    assert len(study.best_trials) >= 1
+
+
+@pytest.mark.parametrize("name", PRUNERS)
+def test_every_pruner_builds(name):
+    pruner = make_pruner(name, enabled=True)
+    assert isinstance(pruner, optuna.pruners.BasePruner)
+    assert isinstance(make_pruner(name, enabled=False), optuna.pruners.NopPruner)

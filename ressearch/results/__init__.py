@@ -1,11 +1,33 @@
 """Results: studies and trials read back as tables, the best trials, exports, predictions.
 
 Reads ressearch's records through the search layer's record module; must not import the CLI.
+The names below are loaded on first use, so that `ressearch best` or `studies` (the query
+module) do not load the data layer that predictions need (scikit-learn, the data sources).
 """
 
-from ressearch.results.export import ExportResult, export_study
-from ressearch.results.predictions import Predictor, predict, read_input
-from ressearch.results.query import best_trials, describe_trial, list_studies, metric_names, trials_frame
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ressearch.runtime import lazy_exports
+
+if TYPE_CHECKING:
+    from ressearch.results.export import ExportResult, export_study
+    from ressearch.results.predictions import Predictor, predict, read_input
+    from ressearch.results.query import best_trials, describe_trial, list_studies, metric_names, trials_frame
+
+_EXPORTS = {
+    "ExportResult": "ressearch.results.export",
+    "export_study": "ressearch.results.export",
+    "Predictor": "ressearch.results.predictions",
+    "predict": "ressearch.results.predictions",
+    "read_input": "ressearch.results.predictions",
+    "best_trials": "ressearch.results.query",
+    "describe_trial": "ressearch.results.query",
+    "list_studies": "ressearch.results.query",
+    "metric_names": "ressearch.results.query",
+    "trials_frame": "ressearch.results.query",
+}
 
 __all__ = [
     "ExportResult",
@@ -19,3 +41,5 @@ __all__ = [
     "read_input",
     "trials_frame",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

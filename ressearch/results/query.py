@@ -5,10 +5,9 @@ Reads trials through :class:`~ressearch.search.record.TrialRecord`; writes nothi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
-import pandas as pd
 from optuna.study.study import _SYSTEM_ATTR_METRIC_NAMES  # where set_metric_names keeps them
 from optuna.trial import FrozenTrial, TrialState
 
@@ -16,6 +15,9 @@ from ressearch.errors import ConfigError
 from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.storage.tables import first_start, state_counts, trial_rows
 from ressearch.storage.urls import open_storage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["best_trials", "describe_trial", "list_studies", "metric_names", "trials_frame"]
 
@@ -69,6 +71,8 @@ _TABLE_ATTRS = TrialRecord.keys("model_params", "epochs", "train_seconds", "fail
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: number, state, objective values by metric, size, time, sampled params."""
+    import pandas as pd  # only the tables need it: `best` and `studies` start faster without
+
     metrics = metric_names(study)
     rows = []
     for trial in trial_rows(study._storage, study._study_id, user_attrs=_TABLE_ATTRS):

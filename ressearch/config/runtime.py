@@ -1,7 +1,7 @@
 """The ``runtime:`` section of a study file: how trials use the hardware, not what they train.
 
 Every switch defaults to ``auto``, which ``ressearch.training.speed.resolve_runtime`` turns into
-what is right for the devices a worker sees: on a CPU-only machine float32, no XLA, one step
+what is right for the devices a worker sees: on a CPU-only machine float32, no XLA, 16 steps
 per execution and Keras' own array feeding; on a GPU mixed precision (where it has tensor
 cores), XLA, several steps per execution and a ``tf.data`` pipeline with the data kept on the
 device. A runtime changes speed, not the search: a study can be resumed with another one.

@@ -5,7 +5,7 @@ worker's ``CUDA_VISIBLE_DEVICES`` is set before TensorFlow loads), and ``Runtime
 the Keras dtype policy before the model is built, ``jit_compile`` and ``steps_per_execution``
 when it is compiled, and the batches ``fit`` gets (``fit_inputs``).
 
-    CPU only          float32, no XLA, 1 step per execution, arrays
+    CPU only          float32, no XLA, 16 steps per execution, arrays
     GPU, tensor cores mixed_float16, XLA, 32 steps per execution, tf.data on the device
     GPU, older        float32, XLA, 32 steps per execution, tf.data on the device
 
@@ -25,6 +25,9 @@ from ressearch.config.runtime import RuntimeConfig
 __all__ = ["DeviceFacts", "Runtime", "device_facts", "resolve_runtime"]
 
 _TENSOR_CORES = (7, 0)  # Volta and newer run float16 matrix maths on tensor cores
+# Batches per call into the compiled step: fewer Python round trips per epoch. On this project's
+# 2-core CPU, 16 gave dense nets 10-40 % more samples/s and conv nets 2-20 % (throughput.py).
+_CPU_STEPS_PER_EXECUTION = 16
 _GPU_STEPS_PER_EXECUTION = 32
 _ON_DEVICE_BYTES = 1 << 30  # training arrays up to 1 GiB are kept in GPU memory
 
@@ -51,7 +54,7 @@ def device_facts() -> DeviceFacts:
 
 @dataclass(frozen=True)
 class Runtime:
-    """A runtime with every switch decided."""
+    """A runtime with every switch decided; the defaults are Keras' own (no switch on)."""
 
     precision: str = "float32"
     jit_compile: bool = False
@@ -101,7 +104,7 @@ def resolve_runtime(config: RuntimeConfig, facts: DeviceFacts | None = None) -> 
 
     Example:
         >>> resolve_runtime(RuntimeConfig(), DeviceFacts()).describe()
-        'float32, no XLA, steps_per_execution=1, arrays'
+        'float32, no XLA, steps_per_execution=16, arrays'
 
         >>> resolve_runtime(RuntimeConfig(), DeviceFacts(gpus=1, compute_capability=(9, 0))).precision
         'mixed_float16'
@@ -115,7 +118,7 @@ def resolve_runtime(config: RuntimeConfig, facts: DeviceFacts | None = None) -> 
     jit = config.jit_compile if config.jit_compile != "auto" else gpu
     steps = config.steps_per_execution
     if steps == "auto":
-        steps = _GPU_STEPS_PER_EXECUTION if gpu else 1
+        steps = _GPU_STEPS_PER_EXECUTION if gpu else _CPU_STEPS_PER_EXECUTION
     pipeline = config.pipeline
     if pipeline == "auto":
         pipeline = "tf.data" if gpu else "arrays"

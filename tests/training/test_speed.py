@@ -32,7 +32,7 @@ def test_every_automatic_default_is_float32_without_xla_in_a_cpu_only_process():
     )
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, "float32", False, 1, "arrays", False]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, "float32", False, 16, "arrays", False]
 
 
 def test_automatic_defaults_on_gpus():

@@ -23,7 +23,6 @@ best-so-far to a CSV and plots the median best-so-far against epochs and against
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import os
 import statistics
@@ -43,6 +42,7 @@ import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import SpaceHyperModel
+from report import write_csv  # benchmarks/report.py
 
 from ressearch.config import StudyDefinition
 from ressearch.data import Dataset, load_dataset
@@ -216,6 +216,36 @@ def run_keras_tuner(
     return points
 
 
+def _keras_tuner_child(queue: Any, name: str, seed: int, budget: int, epochs: int, folder: str) -> None:
+    dataset = load_dataset(definition_for(name, "random", "none", epochs, seed).data, seed=seed)
+    queue.put(
+        [dataclasses.asdict(p) for p in run_keras_tuner(name, seed, budget, epochs, dataset, Path(folder))]
+    )
+
+
+def run_keras_tuner_guarded(
+    name: str, seed: int, budget: int, epochs: int, folder: Path, limit_s: float
+) -> list[Point]:
+    """KerasTuner in a process of its own, given ``limit_s`` seconds: one of its Hyperband runs
+    here (wine, seed 4) once stopped making progress while its memory grew past 20 GB."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_keras_tuner_child, args=(queue, name, seed, budget, epochs, str(folder)))
+    child.start()
+    try:
+        points = [Point(**point) for point in queue.get(timeout=limit_s)]
+    except Exception:  # the queue's Empty: it ran past its time
+        print(
+            f"# {name} kt-hyperband seed {seed}: stopped after {limit_s:.0f} s", file=sys.stderr, flush=True
+        )
+        points = []
+    child.kill()
+    child.join()
+    return points
+
+
 def median_curve(points: list[Point], axis: Callable[[Point], float], grid: list[float]) -> list[float]:
     """The median over seeds of the best-so-far at each grid value (NaN before a seed's first trial)."""
     seeds = sorted({point.seed for point in points})
@@ -242,9 +272,13 @@ def plot(points: list[Point], datasets: list[str], tools: list[str], budget: int
     figure, axes = plt.subplots(2, len(datasets), figsize=(5 * len(datasets), 8), squeeze=False)
     for column, name in enumerate(datasets):
         mine = [p for p in points if p.dataset == name]
+        if not mine:
+            continue
         longest = max(p.seconds for p in mine)
         for tool in tools:
             runs = [p for p in mine if p.tool == tool]
+            if not runs:
+                continue
             epochs = [float(x) for x in range(1, budget + 1)]
             axes[0][column].plot(epochs, median_curve(runs, lambda p: p.epochs, epochs), label=tool)
             seconds = [longest * i / 100 for i in range(1, 101)]
@@ -267,6 +301,7 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=48, help="training epochs per run")
     parser.add_argument("--epochs", type=int, default=6, help="the most epochs one trial trains")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--kt-limit", type=float, default=300.0, help="seconds one KerasTuner run may take")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     points: list[Point] = []
@@ -279,11 +314,15 @@ def main() -> None:
                         sampler = tool.removeprefix("ressearch-")
                         run = run_ressearch(name, sampler, seed, args.budget, args.epochs, Path(tmp))
                     elif tool == "kt-hyperband":
-                        run = run_keras_tuner(name, seed, args.budget, args.epochs, dataset, Path(tmp))
+                        limit = args.kt_limit
+                        run = run_keras_tuner_guarded(name, seed, args.budget, args.epochs, Path(tmp), limit)
                     else:
                         sampler = tool.removeprefix("optuna-")
                         run = run_optuna_loop(name, sampler, seed, args.budget, args.epochs, dataset)
+                if not run:
+                    continue
                 points.extend(run)
+                write_csv(args.out / "efficiency.csv", [dataclasses.asdict(point) for point in points])
                 last = run[-1]
                 print(
                     f"# {name} {tool} seed {seed}: best {last.best:.4f} after {last.epochs} epochs, "
@@ -291,32 +330,30 @@ def main() -> None:
                     file=sys.stderr,
                     flush=True,
                 )
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "efficiency.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[field.name for field in dataclasses.fields(Point)])
-        writer.writeheader()
-        writer.writerows(dataclasses.asdict(point) for point in points)
     plot(points, args.datasets, args.tools, args.budget, args.out / "efficiency.png")
     print(
         f"budget {args.budget} epochs (trials of up to {args.epochs}), seeds {args.seeds}, "
         f"{os.cpu_count()} CPU cores, {time.strftime('%F')}; medians over seeds"
     )
-    print("| dataset | tool | best val_accuracy | epochs used | trials | wall s |")
-    print("|---|---|---|---|---|---|")
+    print("| dataset | tool | seeds | best val_accuracy | epochs used | trials | wall s |")
+    print("|---|---|---|---|---|---|---|")
     for name in args.datasets:
         for tool in args.tools:
-            finals = [
-                max(
-                    (p for p in points if p.dataset == name and p.tool == tool and p.seed == seed),
-                    key=lambda p: p.trial,
-                )
+            runs = [
+                [p for p in points if (p.dataset, p.tool, p.seed) == (name, tool, seed)]
                 for seed in args.seeds
             ]
+            finals = [max(run, key=lambda p: p.trial) for run in runs if run]  # a stopped run has none
+            if not finals:
+                continue
             best = statistics.median(p.best for p in finals)
             epochs = statistics.median(p.epochs for p in finals)
             trials = statistics.median(p.trial for p in finals)
             seconds = statistics.median(p.seconds for p in finals)
-            print(f"| {name} | {tool} | {best:.4f} | {epochs:.0f} | {trials:.0f} | {seconds:.1f} |")
+            print(
+                f"| {name} | {tool} | {len(finals)} | {best:.4f} | {epochs:.0f} | {trials:.0f} | "
+                f"{seconds:.1f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -21,11 +21,9 @@ It prints a table (median seconds of each, ratio) and writes a CSV.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from report import hyperfine_round, print_table, require_hyperfine, write_csv  # benchmarks/report.py
 
 BIN = Path(sys.executable).parent
 POSTGRES_ADMIN = os.environ.get("RESSEARCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -193,15 +192,6 @@ def commands(url: str, folder: Path) -> list[tuple[str, str, str]]:
     ]
 
 
-def timed(pair: dict[str, str], folder: Path) -> dict[str, float]:
-    exported = folder / "round.json"
-    arguments = ["hyperfine", "--runs", "1", "--style", "none", "--export-json", str(exported)]
-    for name, command in pair.items():
-        arguments += ["--command-name", name, command]
-    subprocess.run(arguments, check=True, stdout=subprocess.DEVNULL)
-    return {row["command"]: float(row["mean"]) for row in json.loads(exported.read_text())["results"]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100_000)
@@ -211,8 +201,7 @@ def main() -> None:
     )
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/inspection.csv"))
     args = parser.parse_args()
-    if shutil.which("hyperfine") is None:
-        sys.exit("inspection: hyperfine is not installed; `make setup` installs it (Debian's package)")
+    require_hyperfine("inspection")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="ressearch-inspection-") as tmp:
         for kind in args.storages:
@@ -231,7 +220,9 @@ def main() -> None:
                 for round_ in range(args.rounds):
                     order = ["ressearch", "optuna"] if round_ % 2 == 0 else ["optuna", "ressearch"]
                     pair = {"ressearch": ours, "optuna": theirs}
-                    for name, seconds in timed({name: pair[name] for name in order}, folder).items():
+                    for name, seconds in hyperfine_round(
+                        {name: pair[name] for name in order}, folder
+                    ).items():
                         timings[name].append(seconds)
                 ratio = statistics.median(timings["ressearch"]) / statistics.median(timings["optuna"])
                 row = {
@@ -245,18 +236,14 @@ def main() -> None:
                 rows.append(row)
                 print(row, file=sys.stderr, flush=True)
     print(f"{args.trials:,} trials, {os.cpu_count()} CPU cores, {time.strftime('%F')}")
-    print("| storage | question | ressearch s | optuna CLI s | ressearch / optuna |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print(
-            f"| {row['storage']} | {row['question']} | {row['ressearch s']:.2f} | {row['optuna s']:.2f} | "
-            f"{row['ratio']:.2f} |"
-        )
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    with args.csv.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    print_table(
+        ["storage", "question", "ressearch s", "optuna CLI s", "ressearch / optuna"],
+        [
+            [row["storage"], row["question"], row["ressearch s"], row["optuna s"], row["ratio"]]
+            for row in rows
+        ],
+    )
+    write_csv(args.csv, rows)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,8 @@ It prints a table (median and spread of each, the ratio of medians) and writes a
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +31,7 @@ import time
 from pathlib import Path
 
 import yaml
+from report import hyperfine_round, print_table, require_hyperfine, write_csv  # benchmarks/report.py
 
 RESSEARCH = Path(sys.executable).with_name("ressearch")
 KINDS = {
@@ -131,17 +130,6 @@ def stored_trials(database: Path, name: str) -> tuple[list[dict[str, object]], d
     return configs, {phase: statistics.median(values) for phase, values in phases.items()}
 
 
-def hyperfine(commands: dict[str, str], prepare: str, folder: Path) -> dict[str, float]:
-    """One run of each command (in this order), timed by hyperfine; seconds by name."""
-    exported = folder / "round.json"
-    arguments = ["hyperfine", "--runs", "1", "--style", "none", "--export-json", str(exported)]
-    for name, command in commands.items():
-        arguments += ["--prepare", prepare, "--command-name", name, command]
-    subprocess.run(arguments, check=True, stdout=subprocess.DEVNULL)
-    results = json.loads(exported.read_text(encoding="utf-8"))["results"]
-    return {result["command"]: float(result["mean"]) for result in results}
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--plain":
         plain(Path(sys.argv[2]), Path(sys.argv[3]))
@@ -153,8 +141,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/overhead.csv"))
     args = parser.parse_args()
-    if shutil.which("hyperfine") is None:
-        sys.exit("overhead: hyperfine is not installed; `make setup` installs it (Debian's package)")
+    require_hyperfine("overhead")
     rows = []
     splits: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="ressearch-overhead-") as tmp:
@@ -179,7 +166,7 @@ def main() -> None:
             timings: dict[str, list[float]] = {name: [] for name in commands}
             for round_ in range(args.rounds):
                 order = list(commands) if round_ % 2 == 0 else list(reversed(commands))
-                seconds = hyperfine({name: commands[name] for name in order}, prepare, folder)
+                seconds = hyperfine_round({name: commands[name] for name in order}, folder, prepare)
                 for name, value in seconds.items():
                     timings[name].append(value)
                 print(f"{kind} round {round_ + 1}: {seconds}", file=sys.stderr, flush=True)
@@ -197,24 +184,17 @@ def main() -> None:
                     }
                 )
     print(f"{args.trials} trials x {args.epochs} epochs, {os.cpu_count()} CPU cores, {time.strftime('%F')}")
-    print("| model | command | median s | min s | max s | runs | x plain |")
-    print("|---|---|---|---|---|---|---|")
-    for row in rows:
-        print(
-            f"| {row['kind']} | {row['command']} | {row['median s']:.2f} | {row['min s']:.2f} | "
-            f"{row['max s']:.2f} | {row['runs']} | {row['ratio']:.3f} |"
-        )
+    print_table(
+        ["model", "command", "median s", "min s", "max s", "runs", "x plain"],
+        [list(row.values()) for row in rows],
+    )
     print("\nWhere a ressearch trial's time goes (median seconds per trial, from the warm-up run):")
     phases = list(next(iter(splits.values())))
-    print("| model | " + " | ".join(phases) + " |")
-    print("|---|" + "---|" * len(phases))
-    for kind, split in splits.items():
-        print(f"| {kind} | " + " | ".join(f"{split.get(phase, 0.0):.3f}" for phase in phases) + " |")
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    with args.csv.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    print_table(
+        ["model", *phases],
+        [[kind, *(f"{split.get(p, 0.0):.3f}" for p in phases)] for kind, split in splits.items()],
+    )
+    write_csv(args.csv, rows)
 
 
 if __name__ == "__main__":

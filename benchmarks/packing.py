@@ -12,7 +12,6 @@ without one it says so and exits 2.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import yaml
+from report import print_table, write_csv  # benchmarks/report.py
 
 RESSEARCH = Path(sys.executable).with_name("ressearch")
 
@@ -101,18 +101,9 @@ def main() -> None:
             rows.append(row)
             print(row, file=sys.stderr, flush=True)
     print(f"{args.trials} trials x {args.epochs} epochs, {time.strftime('%F')}")
-    print("| trials per GPU | wall s | trials/hour | peak GPU MiB per worker |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print(
-            f"| {row['trials per GPU']} | {row['wall s']:.0f} | {row['trials/hour']:.0f} | "
-            f"{row['peak GPU MiB per worker']:.0f} |"
-        )
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    with args.csv.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    header = ["trials per GPU", "wall s", "trials/hour", "peak GPU MiB per worker"]
+    print_table(header, [[row[key] for key in header] for row in rows])
+    write_csv(args.csv, rows)
 
 
 if __name__ == "__main__":

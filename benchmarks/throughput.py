@@ -20,7 +20,6 @@ prints a table and writes a CSV; on a GPU machine the same command measures the 
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import os
 import statistics
@@ -32,6 +31,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+from report import write_csv  # benchmarks/report.py
 
 from ressearch import ArchitectureConfig, TrainConfig
 from ressearch.config import RuntimeConfig
@@ -83,9 +83,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
-    parser.add_argument(
-        "--runtimes", nargs="+", default=["keras", "auto", "xla+spe", "tf.data", "mixed"]
-    )
+    parser.add_argument("--runtimes", nargs="+", default=["keras", "auto", "xla+spe", "tf.data", "mixed"])
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/throughput.csv"))
     args = parser.parse_args()
     facts = device_facts()
@@ -128,11 +126,7 @@ def main() -> None:
             mine = [row for row in rows if row["input"] == kind and row["block"] == block]
             cells = " | ".join(f"{row['samples/s']:,.0f}" for row in mine)
             print(f"| {kind} | {block} | {mine[0]['model_params']:,} | {cells} |")
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    with args.csv.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.csv, rows)
 
 
 if __name__ == "__main__":

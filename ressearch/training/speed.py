@@ -88,7 +88,7 @@ class Runtime:
             .batch(batch_size)
             .prefetch(tf.data.AUTOTUNE)
         )
-        return pipeline, None, {}
+        return pipeline, None, {"shuffle": False}  # the pipeline reshuffles every epoch itself
 
     def describe(self) -> str:
         """One line for the run's start-up output."""

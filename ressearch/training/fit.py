@@ -62,8 +62,9 @@ def train_trial(
     weights when early stopping restores them), so an exported model scores what was recorded.
     They are read from the validation pass ``fit`` ran at the end of that epoch, with those very
     weights: no second pass over the validation split. ``latency`` (only when a study optimises
-    it) adds the inference milliseconds per sample. ``runtime`` (by default the CPU's: float32,
-    no XLA, arrays) sets the precision, XLA, steps per execution and the input pipeline.
+    it) adds the inference milliseconds per sample. ``runtime`` (by default Keras' own settings:
+    float32, no XLA, one step per execution, arrays; a study passes its resolved ``runtime:``)
+    sets the precision, XLA, steps per execution and the input pipeline.
     With ``checkpoint`` (a folder), every epoch ends with a checkpoint there, and a checkpoint
     found there at the start is continued: weights, optimizer state and the learning curve are
     restored, training goes on from the next epoch, and the random generators are seeded from
@@ -138,8 +139,8 @@ def train_trial(
     train_seconds = time.perf_counter() - start
     lap("fit")
     # The epoch whose weights the model ends with: the best one if early stopping restored it.
-    restored = stopper is not None and stopper.best_weights is not None
-    metrics = final_metrics(recorder.curve, stopper.best_epoch if restored and stopper else None)
+    restored = stopper.best_epoch if stopper is not None and stopper.best_weights is not None else None
+    metrics = final_metrics(recorder.curve, restored)
     if not metrics:  # no epoch ran and no checkpoint had any: measure the model as it is
         metrics = evaluate(model, dataset)
     if not all(math.isfinite(value) for value in metrics.values()):

@@ -147,10 +147,10 @@ def _rdb_rows(
         for trial_id, number, state, start, complete in _fetch(connection, query):
             rows[trial_id] = TrialRow(number, state, None, _local(start), _local(complete))
         objectives: dict[int, dict[int, float]] = {}
-        query = select(
+        values_query = select(
             value_model.trial_id, value_model.objective, value_model.value, value_model.value_type
         ).where(value_model.trial_id.in_(of_study))
-        for trial_id, objective, number, kind in _fetch(connection, query):
+        for trial_id, objective, number, kind in _fetch(connection, values_query):
             objectives.setdefault(trial_id, {})[objective] = value_model.stored_repr_to_value(number, kind)
         for trial_id, by_objective in objectives.items():
             if trial_id in rows:
@@ -158,7 +158,7 @@ def _rdb_rows(
         if params:
             param_model = models.TrialParamModel
             distributions: dict[str, Any] = {}
-            query = (
+            params_query = (
                 select(
                     param_model.trial_id,
                     param_model.param_name,
@@ -168,7 +168,7 @@ def _rdb_rows(
                 .where(param_model.trial_id.in_(of_study))
                 .order_by(param_model.param_id)  # the order they were sampled in, as Optuna gives them
             )
-            for trial_id, name, internal, distribution_json in _fetch(connection, query):
+            for trial_id, name, internal, distribution_json in _fetch(connection, params_query):
                 distribution = distributions.get(distribution_json)
                 if distribution is None:
                     distribution = distributions[distribution_json] = json_to_distribution(distribution_json)
@@ -176,11 +176,11 @@ def _rdb_rows(
                     rows[trial_id].params[name] = distribution.to_external_repr(internal)
         if user_attrs:
             attribute_model = models.TrialUserAttributeModel
-            query = select(attribute_model.trial_id, attribute_model.key, attribute_model.value_json).where(
-                attribute_model.trial_id.in_(of_study), attribute_model.key.in_(user_attrs)
-            )
+            attrs_query = select(
+                attribute_model.trial_id, attribute_model.key, attribute_model.value_json
+            ).where(attribute_model.trial_id.in_(of_study), attribute_model.key.in_(user_attrs))
             found: dict[int, dict[str, Any]] = {}
-            for trial_id, key, value_json in _fetch(connection, query):
+            for trial_id, key, value_json in _fetch(connection, attrs_query):
                 found.setdefault(trial_id, {})[key] = json.loads(value_json)
             for trial_id, attributes in found.items():
                 if trial_id in rows:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ressearch.runtime import lazy_exports
 
 if TYPE_CHECKING:
-    from ressearch.search.objective import Objective, SampledTrial
+    from ressearch.search.objective import EpochEvent, Objective, SampledTrial
     from ressearch.search.record import STUDY_ATTR, StudyMeta, TrialRecord
     from ressearch.search.runner import (
         PreparedStudy,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ressearch.search.space import sample, sample_train
 
 _EXPORTS = {
+    "EpochEvent": "ressearch.search.objective",
     "Objective": "ressearch.search.objective",
     "SampledTrial": "ressearch.search.objective",
     "STUDY_ATTR": "ressearch.search.record",
@@ -52,6 +53,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "EpochEvent",
     "Objective",
     "PreparedStudy",
     "RunStart",

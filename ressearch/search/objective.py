@@ -11,9 +11,10 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from ressearch.training.fit import TrialResult
     from ressearch.training.speed import Runtime
 
-__all__ = ["Objective", "SampledTrial", "checkpoint_folder", "worker_name"]
+__all__ = ["EpochEvent", "Objective", "SampledTrial", "checkpoint_folder", "worker_name"]
 
 
 def worker_name() -> str:
@@ -67,6 +68,18 @@ class SampledTrial:
     chain: int  # the first trial of its retry chain (its own number if it is no retry)
 
 
+@dataclass(frozen=True)
+class EpochEvent:
+    """A running trial's progress: sent when it starts training (``epoch`` is then the epochs its
+    checkpoint restored, usually 0, and ``metrics`` is empty) and at the end of every epoch."""
+
+    number: int  # the trial
+    epoch: int  # epochs done
+    epochs: int  # epochs it trains at most
+    metrics: dict[str, float]  # the last epoch's logs: loss, val_accuracy, ...
+    elapsed: float  # seconds since the trial started
+
+
 class Objective:
     """Sample, train, record: one call per trial.
 
@@ -76,8 +89,16 @@ class Objective:
         study.optimize(objective, n_trials=3, catch=(TrialFailed,))
     """
 
-    def __init__(self, definition: StudyDefinition, dataset: Dataset, *, artifacts: Path) -> None:
+    def __init__(
+        self,
+        definition: StudyDefinition,
+        dataset: Dataset,
+        *,
+        artifacts: Path,
+        on_epoch: Callable[[EpochEvent], None] | None = None,
+    ) -> None:
         self.definition = definition
+        self.on_epoch = on_epoch
         self.dataset = dataset
         self.store = open_artifact_store(artifacts)
         self.artifacts = Path(artifacts)
@@ -128,15 +149,44 @@ class Objective:
         ).write(trial)
         return sampled
 
-    def callbacks(self, trial: optuna.Trial) -> list[keras.callbacks.Callback]:
-        """The pruning callback, where the study prunes on a per-epoch validation metric."""
+    @property
+    def reports_epochs(self) -> bool:
+        """Whether each epoch's objective metric is an intermediate value of the trial: for one
+        objective measured on validation data (Optuna keeps none for several objectives)."""
         settings = self.definition.settings
-        monitor = settings.objective_metrics[0]
-        if not (settings.uses_pruning and monitor.startswith("val_")):
-            return []
-        from optuna_integration import KerasPruningCallback
+        return not settings.multi_objective and settings.objective_metrics[0].startswith("val_")
 
-        return [KerasPruningCallback(trial, monitor)]
+    def callbacks(
+        self, trial: optuna.Trial, sampled: SampledTrial | None = None
+    ) -> list[keras.callbacks.Callback]:
+        """Report each epoch's objective metric (optuna-dashboard plots them as learning curves)
+        and prune on it where the study prunes; tell ``on_epoch`` how the trial goes."""
+        import keras
+
+        callbacks: list[keras.callbacks.Callback] = []
+        monitor = self.definition.settings.objective_metrics[0]
+        if self.reports_epochs and self.definition.settings.uses_pruning:
+            from optuna_integration import KerasPruningCallback
+
+            callbacks.append(KerasPruningCallback(trial, monitor))
+        elif self.reports_epochs:
+
+            def report(epoch: int, logs: dict[str, Any] | None) -> None:
+                if logs and monitor in logs:
+                    trial.report(float(logs[monitor]), epoch)
+
+            callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report))
+        on_epoch = self.on_epoch
+        if on_epoch is not None and sampled is not None:
+            started = time.monotonic()
+            total = sampled.train.epochs
+
+            def tell(epoch: int, logs: dict[str, Any] | None) -> None:
+                metrics = {name: float(value) for name, value in (logs or {}).items()}
+                on_epoch(EpochEvent(trial.number, epoch + 1, total, metrics, time.monotonic() - started))
+
+            callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=tell))
+        return callbacks
 
     def claim_slot(self, trial: optuna.Trial) -> None:
         """Go on only if one of the study's ``n_trials`` slots is free for this trial.
@@ -164,7 +214,7 @@ class Objective:
         found = read_checkpoint(self.checkpoint(sampled))
         epochs = found.epochs if found is not None else 0
         TrialRecord(resumed_from=epochs).write(trial)
-        if found is not None and self.callbacks(trial):  # where the pruner watches every epoch
+        if found is not None and self.reports_epochs:  # the pruner and the dashboard see them again
             monitor = self.definition.settings.objective_metrics[0]
             for step, value in enumerate(found.curve.get(monitor, [])[:epochs]):
                 trial.report(value, step)
@@ -188,7 +238,7 @@ class Objective:
                     sampled.train,
                     self.dataset,
                     seed=sampled.seed,
-                    callbacks=self.callbacks(trial),
+                    callbacks=self.callbacks(trial, sampled),
                     recorder=recorder,
                     max_params=self.definition.settings.max_params,
                     save_to=model_path,
@@ -236,8 +286,10 @@ class Objective:
             start = time.perf_counter()
             self.claim_slot(trial)
             sampled = self.sample(trial)
-            self.resume(trial, sampled)
+            restored = self.resume(trial, sampled)
             sampling = round(time.perf_counter() - start, 4)
+            if self.on_epoch is not None:
+                self.on_epoch(EpochEvent(trial.number, restored, sampled.train.epochs, {}, 0.0))
             result, artifact_id = self.train(trial, sampled, recorder)
             result.seconds = {"sample": sampling, **result.seconds}
             values = self.record(trial, result, artifact_id)

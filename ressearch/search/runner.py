@@ -26,7 +26,7 @@ from ressearch.data.dataset import Dataset, load_dataset
 from ressearch.errors import ConfigError, RessearchError, TrialFailed
 from ressearch.redact import redact
 from ressearch.runtime import resident_mb, stop_signals
-from ressearch.search.objective import Objective
+from ressearch.search.objective import EpochEvent, Objective
 from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.search.retry import (
     StaleTrialRetry,
@@ -44,6 +44,7 @@ from ressearch.storage.studies import study_names
 from ressearch.storage.urls import is_sqlite, open_storage, resolve_storage_url
 
 __all__ = [
+    "EpochEvent",
     "PreparedStudy",
     "Recycle",
     "RunStart",
@@ -309,6 +310,7 @@ def optimize(
     prepared: PreparedStudy,
     *,
     on_trial: Callable[[TrialEvent], None] | None = None,
+    on_epoch: Callable[[EpochEvent], None] | None = None,
     objective: Objective | None = None,
     recycle: Recycle | None = None,
 ) -> bool:
@@ -320,14 +322,17 @@ def optimize(
     time a vanished worker's trial takes to be failed and requeued), then leaves them to finish.
     Ctrl-C and SIGTERM end the run cleanly: the interrupted trial is marked FAIL with
     ``interrupted`` set and requeued (a later run continues it) and no trial this process ran is
-    left RUNNING.
+    left RUNNING. ``on_trial`` hears of each counted trial as it ends, ``on_epoch`` of each
+    trial this process runs as it starts training and at the end of each epoch.
 
     Returns:
         True if the run was interrupted.
     """
     settings = prepared.definition.settings
     study = prepared.study
-    objective = objective or Objective(prepared.definition, prepared.dataset, artifacts=prepared.artifacts)
+    objective = objective or Objective(
+        prepared.definition, prepared.dataset, artifacts=prepared.artifacts, on_epoch=on_epoch
+    )
     # What is alive now (TensorFlow, Optuna, the data, the storage) lives as long as the process:
     # frozen, it is skipped by every collection, the one each trial starts with included. On the
     # overhead benchmark's tabular study this took fit ~12 % faster (benchmarks/overhead.py).
@@ -426,6 +431,7 @@ def run_study(
     timeout: float | None = None,
     on_start: Callable[[RunStart], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
+    on_epoch: Callable[[EpochEvent], None] | None = None,
     worker_index: int | None = None,
     recycle: Recycle | None = None,
 ) -> RunSummary:
@@ -447,7 +453,7 @@ def run_study(
     if on_start:
         on_start(prepared.start_event())
     started = time.monotonic()
-    interrupted = optimize(prepared, on_trial=on_trial, recycle=recycle)
+    interrupted = optimize(prepared, on_trial=on_trial, on_epoch=on_epoch, recycle=recycle)
     summary = summarize(prepared, interrupted=interrupted, elapsed=time.monotonic() - started)
     summary.recycled = recycle is not None and recycle.due and summary.done < summary.target
     return summary

@@ -24,10 +24,10 @@ from tests.helpers import one_line, tiny_study
 SPACE = {"block_type": ["basic", "preact"], "width": [4, 8]}
 
 
-def objective_for(name, tmp_path, **sections):
+def objective_for(name, tmp_path, on_epoch=None, **sections):
     definition = parse_study(tiny_study(name, **sections))
     dataset = load_dataset(definition.data, seed=definition.settings.seed)
-    return Objective(definition, dataset, artifacts=tmp_path / "models")
+    return Objective(definition, dataset, artifacts=tmp_path / "models", on_epoch=on_epoch)
 
 
 def open_study(storage_url, name) -> optuna.Study:
@@ -72,7 +72,14 @@ def test_sample_alone_records_the_trial_before_training(storage_url, unique_name
 
 @pytest.mark.slow
 def test_train_and_record_give_the_recorded_value(storage_url, unique_name, tmp_path):
-    objective = objective_for(unique_name, tmp_path, space={"block_type": ["basic"], "width": 4})
+    events = []
+    objective = objective_for(
+        unique_name,
+        tmp_path,
+        events.append,
+        space={"block_type": ["basic"], "width": 4},
+        study={"pruner": "none"},
+    )
     study = open_study(storage_url, unique_name)
     trial = study.ask()
     sampled = objective.sample(trial)
@@ -91,8 +98,12 @@ def test_train_and_record_give_the_recorded_value(storage_url, unique_name, tmp_
     assert record.model_params == result.model_params == int(record.metrics["model_params"])
     assert record.epochs == 2 and record.curve == recorder.curve
     assert len(record.curve["loss"]) == len(record.curve["val_accuracy"]) == 2
-    # The study prunes on val_accuracy, so each epoch was reported to the trial.
+    # Each epoch was reported to the trial, though the study does not prune: the dashboard plots them.
     assert [frozen.intermediate_values[step] for step in (0, 1)] == record.curve["val_accuracy"]
+    # And told to whoever watches the run, epoch by epoch.
+    assert [(event.number, event.epoch, event.epochs) for event in events] == [(0, 1, 2), (0, 2, 2)]
+    assert [event.metrics["val_accuracy"] for event in events] == record.curve["val_accuracy"]
+    assert events[0].elapsed <= events[1].elapsed
     # What sample recorded before training is still there.
     assert record.architecture == sampled.architecture.to_dict() and record.seed == sampled.seed
 

@@ -188,3 +188,39 @@ class ArchitectureConfig(FrozenConfig):
     @property
     def first_width(self) -> int:
         return self.stem_width if self.stem_width is not None else self.widths[0]
+
+    def describe(self) -> str:
+        """One line a person reads at a glance: block type, stages x blocks, widths, and whatever
+        differs from a plain residual net (skip length, RoR, regularisers, head).
+
+        Example:
+            >>> ArchitectureConfig(input_shape=(8, 8, 1), outputs=10, depths=(2, 2), widths=(16, 32),
+            ...                    ror_levels=1, dropout=0.125).describe()
+            'basic conv2d, 2x2 blocks, widths 16-32, skip 2, RoR 1, dropout 0.12'
+            >>> ArchitectureConfig(input_shape=(30,), outputs=1, depths=(3, 1), widths=(64, 64),
+            ...                    block_type="bottleneck", expansion=0.5, head_units=(128,)).describe()
+            'bottleneck dense, 3+1 blocks, widths 64-64, skip 2, expansion 0.5, head 128'
+        """
+        kind = {1: "dense", 2: "conv1d", 3: "conv2d"}[self.rank]
+        if len(set(self.depths)) == 1:
+            blocks = f"{self.stages}x{self.depths[0]}"
+        else:
+            blocks = "+".join(map(str, self.depths))
+        parts = [
+            f"{self.block_type} {kind}",
+            f"{blocks} blocks",
+            f"widths {'-'.join(map(str, self.widths))}",
+            f"skip {self.skip_length}",
+        ]
+        if "expansion" in self.family.uses:
+            parts.append(f"expansion {self.expansion:g}")
+        optional = (
+            ("RoR", self.ror_levels),
+            ("dropout", self.dropout),
+            ("dropblock", self.dropblock_rate),
+            ("stochastic depth", self.stochastic_depth),
+        )
+        parts.extend(f"{label} {value:.2g}" for label, value in optional if value)
+        if self.head_units:
+            parts.append(f"head {'-'.join(map(str, self.head_units))}")
+        return ", ".join(parts)

@@ -21,7 +21,7 @@ import yaml
 from PIL import Image
 
 from tests.data.helpers import write_csv
-from tests.helpers import cli, one_line, tiny_study
+from tests.helpers import cli, free_port, one_line, tiny_study
 
 # A role that must give a password (make test's PostgreSQL setup creates it, see tests/postgres-setup.sh).
 AUTH_ROLE = "ressearch_auth"
@@ -151,12 +151,6 @@ def _rows(**columns: Any) -> pd.DataFrame:
     return pd.DataFrame({**base, **columns})
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # --- study files --------------------------------------------------------------------------------
 
 
@@ -252,7 +246,7 @@ def sqlite_text_file(s: Setup) -> Case:
 
 
 def postgres_closed_port(s: Setup) -> Case:
-    url = f"postgresql://postgres:S3cretPw@127.0.0.1:{_closed_port()}/ressearch"
+    url = f"postgresql://postgres:S3cretPw@127.0.0.1:{free_port()}/ressearch"
     return Case(s.run(s.study(), storage=url), ["storage", "127.0.0.1", "refused"], never=["S3cretPw"])
 
 

@@ -16,11 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages that are not on PyPI: docker-compose (1.29) for the docker/ checks, hyperfine
-# for the whole-process timings of benchmarks/overhead.py.
-DEBIAN_TOOLS := docker-compose hyperfine
+# Debian packages that are not on PyPI, as command:package: docker-compose (1.29) for the docker/
+# checks, hyperfine for the whole-process timings of benchmarks/overhead.py, chromium and its
+# driver for the dashboard's browser test (Selenium drives them offline).
+DEBIAN_TOOLS := docker-compose:docker-compose hyperfine:hyperfine chromium:chromium chromedriver:chromium-driver
 setup: $(STAMP)
-	@missing=$$(for tool in $(DEBIAN_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	@missing=$$(for tool in $(DEBIAN_TOOLS); do command -v $${tool%%:*} >/dev/null || echo $${tool#*:}; done); \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 

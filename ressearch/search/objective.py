@@ -79,6 +79,11 @@ class EpochEvent:
     metrics: dict[str, float]  # the last epoch's logs: loss, val_accuracy, ...
     elapsed: float  # seconds since the trial started
 
+    @property
+    def starting(self) -> bool:
+        """Whether this is the trial starting to train (no epoch has ended yet in this run)."""
+        return not self.metrics
+
 
 class Objective:
     """Sample, train, record: one call per trial.

@@ -157,6 +157,18 @@ class TrialRecord:
     def is_interrupted(self) -> bool:
         return bool(self.interrupted)
 
+    def describe_network(self) -> str | None:
+        """The recorded network in one line (:meth:`ArchitectureConfig.describe`); None if the
+        trial recorded none (it failed before sampling) or one this version cannot read."""
+        if self.architecture is None:
+            return None
+        from ressearch.config.architecture import ArchitectureConfig
+
+        try:
+            return ArchitectureConfig.from_dict(self.architecture).describe()
+        except ConfigError:
+            return None
+
 
 def _key(name: str) -> str:
     return _VERSION_KEY if name == "version" else name

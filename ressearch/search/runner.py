@@ -57,6 +57,7 @@ __all__ = [
     "run_study",
     "sampler_seed",
     "summarize",
+    "trial_event",
 ]
 
 _POLL_S = 2.0  # how often a worker with no slot left looks again (a trial may be requeued)
@@ -80,16 +81,25 @@ class RunStart:
 
 @dataclass(frozen=True)
 class TrialEvent:
-    """One finished trial, and where the study stands after it."""
+    """One finished trial, and where the study stands after it.
+
+    Built by :func:`trial_event` from the frozen trial, so a run in this process and a watcher
+    of the storage (``run --workers``) tell the same.
+    """
 
     number: int
     state: str
-    values: list[float] | None
+    values: list[float] | None  # a pruned trial's: the last value it reported
     reason: str | None
     done: int
     target: int
     best: list[float] | None
-    elapsed: float
+    elapsed: float  # seconds since the run started
+    model_params: int | None = None
+    architecture: str | None = None  # the network in one line (ArchitectureConfig.describe)
+    duration: float | None = None  # seconds from the trial's start to its end
+    epochs: int | None = None  # epochs it trained
+    metrics: dict[str, float] | None = None  # what it measured (a complete trial)
 
 
 @dataclass
@@ -160,6 +170,28 @@ class PreparedStudy:
             data=self.dataset.summary,
             best=best_so_far(self.study)[1],
         )
+
+
+def trial_event(
+    trial: FrozenTrial, *, done: int, target: int, best: list[float] | None, elapsed: float
+) -> TrialEvent:
+    """The event of a finished trial, read from its frozen trial and record."""
+    record = TrialRecord.from_trial(trial)
+    return TrialEvent(
+        number=trial.number,
+        state=trial.state.name,
+        values=list(trial.values) if trial.values else None,
+        reason=record.fail_reason,
+        done=done,
+        target=target,
+        best=best,
+        elapsed=elapsed,
+        model_params=record.model_params,
+        architecture=record.describe_network(),
+        duration=trial.duration.total_seconds() if trial.duration is not None else None,
+        epochs=record.epochs,
+        metrics=record.metrics,
+    )
 
 
 def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -346,14 +378,10 @@ def optimize(
         no_slot = free_slots(trials, settings.n_trials) <= 0 and not _waiting(trials)
         if no_slot or (recycle is not None and recycle.after_trial()):
             study.stop()  # no trial to start (the rest are done or in flight), or time for a new process
-        record = TrialRecord.from_trial(trial)
         if on_trial and counts(trial, superseded(trials)):
             on_trial(
-                TrialEvent(
-                    number=trial.number,
-                    state=trial.state.name,
-                    values=list(trial.values) if trial.values else None,
-                    reason=record.fail_reason,
+                trial_event(
+                    trial,
                     done=done,
                     target=settings.n_trials,
                     best=best_so_far(study)[1],

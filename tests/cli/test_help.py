@@ -19,6 +19,8 @@ OPTIONS = {
         "--gpus",
         "--trials-per-gpu",
         "--recycle-after",
+        "--quiet",
+        "--log-format",
     ],
     "worker": [
         "--storage",
@@ -28,6 +30,8 @@ OPTIONS = {
         "--index",
         "--max-trials",
         "--max-rss-mb",
+        "--quiet",
+        "--log-format",
     ],
     "studies": ["--storage", "--format", "--json"],
     "trials": ["--storage", "--format", "--json"],

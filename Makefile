@@ -26,10 +26,12 @@ setup: $(STAMP)
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 # A real quick study on the embedded SQLite default (./ressearch.db) with an offline dataset,
-# then the best model exported to exports/quickstart. A second call resumes: nothing to add.
+# then the best model exported to exports/quickstart and the report written to report/.
+# A second call resumes: nothing to add.
 run: setup
 	$(BIN)/ressearch run studies/quickstart.yaml
 	$(BIN)/ressearch export quickstart --out exports/quickstart --force
+	$(BIN)/ressearch report quickstart --out report --force
 	$(BIN)/ressearch best quickstart
 
 # The PostgreSQL tests need the local server: start it if it is down (CI starts from a clean
@@ -57,4 +59,4 @@ pytest: setup postgres
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ressearch.db artifacts exports
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ressearch.db artifacts exports report

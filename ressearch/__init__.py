@@ -45,7 +45,7 @@ if TYPE_CHECKING:
         StudyNotFoundError,
         TrialFailed,
     )
-    from ressearch.results import export_study, predict
+    from ressearch.results import export_study, predict, write_report
     from ressearch.runtime import configure_runtime
     from ressearch.search import TrialRecord, run_study, sample, sample_train
     from ressearch.storage import load_study
@@ -76,6 +76,7 @@ _EXPORTS = {
     "load_study": "ressearch.storage",
     "export_study": "ressearch.results",
     "predict": "ressearch.results",
+    "write_report": "ressearch.results",
     "configure_runtime": "ressearch.runtime",
     "ConfigError": "ressearch.errors",
     "DataError": "ressearch.errors",

@@ -39,11 +39,13 @@ def configure_runtime(*, keras_backend: str = "tensorflow") -> None:
 
     - ``KERAS_BACKEND`` (default ``tensorflow``) and ``TF_CPP_MIN_LOG_LEVEL=2`` (TensorFlow's C++
       start-up chatter off), unless the environment has them;
+    - ``MPLBACKEND=Agg`` unless set: the command draws plots into files, never in a window;
     - Optuna's "experimental feature" warnings ignored;
     - Optuna's log level ERROR once Optuna is imported (see :func:`quiet_optuna`).
     """
     os.environ.setdefault("KERAS_BACKEND", keras_backend)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MPLBACKEND", "Agg")
     warnings.filterwarnings("ignore", message=_EXPERIMENTAL)
 
 

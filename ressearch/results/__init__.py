@@ -1,4 +1,4 @@
-"""Results: studies and trials read back as tables, the best trials, exports, predictions.
+"""Results: studies and trials read back as tables, the best trials, exports, predictions, reports.
 
 Reads ressearch's records through the search layer's record module; must not import the CLI.
 The names below are loaded on first use, so that `ressearch best` or `studies` (the query
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ressearch.results.export import ExportResult, export_study
     from ressearch.results.predictions import Predictor, predict, read_input
     from ressearch.results.query import best_trials, describe_trial, list_studies, metric_names, trials_frame
+    from ressearch.results.report import ReportResult, write_report
 
 _EXPORTS = {
     "ExportResult": "ressearch.results.export",
@@ -27,11 +28,14 @@ _EXPORTS = {
     "list_studies": "ressearch.results.query",
     "metric_names": "ressearch.results.query",
     "trials_frame": "ressearch.results.query",
+    "ReportResult": "ressearch.results.report",
+    "write_report": "ressearch.results.report",
 }
 
 __all__ = [
     "ExportResult",
     "Predictor",
+    "ReportResult",
     "best_trials",
     "describe_trial",
     "export_study",
@@ -40,6 +44,7 @@ __all__ = [
     "predict",
     "read_input",
     "trials_frame",
+    "write_report",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

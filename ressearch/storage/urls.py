@@ -83,11 +83,16 @@ def resolve_storage_url(url: str | None = None) -> str:
         raise StorageError(
             "storage: SQLite needs a file (sqlite:///PATH.db); an in-memory database keeps nothing"
         )
-    file = Path(database).expanduser().resolve()
+    file = _sqlite_file(database)
     if not file.parent.is_dir():
         raise StorageError(f"storage: the folder {file.parent} of {redact(chosen)!r} does not exist")
     _check_sqlite_file(file)
     return chosen
+
+
+def _sqlite_file(database: str) -> Path:
+    """The SQLite file a URL's database part names (relative to the current directory)."""
+    return Path(database).expanduser().resolve()
 
 
 def _check_sqlite_file(file: Path) -> None:
@@ -167,17 +172,29 @@ def open_storage(
     heartbeat: bool = True,
     grace_period: float = _GRACE_PERIOD_S,
     on_stale: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+    create: bool = True,
 ) -> optuna.storages.BaseStorage:
     """The Optuna storage for ``url`` (see :func:`resolve_storage_url`): an RDB storage (see
     :func:`open_rdb_storage`), or a client of the gRPC storage proxy at ``grpc://HOST:PORT``.
 
     Through the proxy there are no Optuna heartbeats: the search layer keeps its own (a trial
-    attribute) to find trials whose worker vanished.
+    attribute) to find trials whose worker vanished. Opening an SQLite file that does not exist
+    creates it (Optuna writes its schema); a command that only reads passes ``create=False``.
 
     Raises:
-        StorageError: the URL is malformed or the database (or proxy) cannot be reached.
+        StorageError: the URL is malformed, the database (or proxy) cannot be reached, or
+            (``create=False``) the SQLite file does not exist.
     """
     resolved = resolve_storage_url(url)
+    if not create and is_sqlite(resolved):
+        from sqlalchemy.engine import make_url
+
+        file = _sqlite_file(make_url(resolved).database or "")
+        if not file.exists():
+            raise StorageError(
+                f"storage: there is no database {file}; name the one a study ran in "
+                "(--storage URL or $RESSEARCH_STORAGE)"
+            )
     if is_grpc(resolved):
         return _open_proxy(resolved, grace_period)
     return open_rdb_storage(resolved, heartbeat=heartbeat, grace_period=grace_period, on_stale=on_stale)

@@ -310,6 +310,29 @@ def export_onto_file(s: Setup) -> Case:
     )
 
 
+def report_unknown(s: Setup) -> Case:
+    out = s.folder / "report"
+    return Case(["report", "nope", "--out", out, "--storage", s.ran.storage], ["'nope'"], absent=[out])
+
+
+def report_missing_database(s: Setup) -> Case:
+    out = s.folder / "report"
+    return Case(
+        ["report", s.ran.name, "--out", out, "--storage", f"sqlite:///{s.db}"],
+        [str(s.db), "no database"],
+        absent=[s.db, out],
+    )
+
+
+def report_into_non_empty(s: Setup) -> Case:
+    keep = s.write("report/keep.txt", "mine")
+    return Case(
+        ["report", s.ran.name, "--out", keep.parent, "--storage", s.ran.storage],
+        ["--out", "not empty", "--force"],
+        unchanged={keep: b"mine"},
+    )
+
+
 def resume_other_data(s: Setup) -> Case:
     changed = yaml.safe_load(s.ran.study_file.read_text())
     changed["data"]["validation_split"] = 0.3
@@ -358,6 +381,14 @@ CASES_COMMANDS = {
     "export-no-complete-trial": export_no_complete_trial,
     "export-into-non-empty-folder": export_into_non_empty,
     "export-onto-a-file": export_onto_file,
+    "report-unknown-study": report_unknown,
+    "report-missing-database": report_missing_database,
+    "report-into-non-empty-folder": report_into_non_empty,
+    "report-top-zero": lambda s: Case(
+        ["report", s.ran.name, "--out", s.folder / "report", "--top", "0", "--storage", s.ran.storage],
+        ["--top", "0"],
+        absent=[s.folder / "report"],
+    ),
     "trials-format-xml": lambda s: Case(
         ["trials", s.ran.name, "--storage", s.ran.storage, "--format", "xml"], ["--format", "xml", "table"]
     ),

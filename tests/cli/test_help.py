@@ -37,6 +37,7 @@ OPTIONS = {
     "trials": ["--storage", "--format", "--json"],
     "best": ["--storage", "--format", "--json"],
     "export": ["--out", "--storage", "--artifacts", "--force", "--format"],
+    "report": ["--out", "--storage", "--top", "--force"],
     "dashboard": ["--storage", "--host", "--port", "--artifacts"],
     "presets": ["--format", "--json"],
     "build": ["--input-shape", "--outputs", "--format", "--json"],

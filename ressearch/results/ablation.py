@@ -39,6 +39,7 @@ from ressearch.config.architecture import ArchitectureConfig
 from ressearch.config.blocks import BLOCKS
 from ressearch.config.training import TrainConfig
 from ressearch.errors import ConfigError, DataError, TrialFailed
+from ressearch.results.query import best_trials
 from ressearch.runtime import raise_interrupt, stop_signals
 from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.storage.artifacts import (
@@ -261,6 +262,25 @@ class VariantResult:
     def values(self) -> list[float | None]:
         return [run.value for run in self.runs]
 
+    @classmethod
+    def from_runs(
+        cls, variant: Variant, runs: list[AblationRun], *, found: list[float | None], direction: str
+    ) -> VariantResult:
+        """The result of ``variant`` from its runs, compared with ``found``'s values (same seeds)."""
+        values = [run.value for run in runs]
+        compared = variant.name != FOUND and variant.config is not None
+        return cls(
+            name=variant.name,
+            block_type=variant.block_type,
+            description=variant.config.describe() if variant.config is not None else None,
+            architecture=variant.config.to_dict() if variant.config is not None else None,
+            model_params=next((run.model_params for run in runs if run.model_params is not None), None),
+            runs=runs,
+            skipped=variant.skipped,
+            spread=spread(values),
+            paired=paired_comparison(values, found, direction=direction) if compared else None,
+        )
+
 
 @dataclass(frozen=True)
 class AblationStart:
@@ -364,28 +384,6 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
-def _variant_result(
-    variant: Variant, runs: list[AblationRun], found: list[float | None] | None, direction: str
-) -> VariantResult:
-    values = [run.value for run in runs]
-    params = next((run.model_params for run in runs if run.model_params is not None), None)
-    return VariantResult(
-        name=variant.name,
-        block_type=variant.block_type,
-        description=variant.config.describe() if variant.config is not None else None,
-        architecture=variant.config.to_dict() if variant.config is not None else None,
-        model_params=params,
-        runs=runs,
-        skipped=variant.skipped,
-        spread=spread(values),
-        paired=(
-            paired_comparison(values, found, direction=direction)
-            if found is not None and variant.name != FOUND and variant.config is not None
-            else None
-        ),
-    )
-
-
 # --- Running ------------------------------------------------------------------------------------
 
 
@@ -404,18 +402,13 @@ class _Plan:
 def _chosen_trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial:
     name = study.study_name
     if number is None:
+        best = best_trials(study)  # the best trial, or the Pareto set; none complete is an error
         if len(study.directions) > 1:
-            pareto = sorted(trial.number for trial in study.best_trials)
-            if not pareto:
-                raise ConfigError(f"study {name!r} has no complete trial yet: run it first")
             raise ConfigError(
                 f"study {name!r} has several objectives: pass --trial N, one of its Pareto trials "
-                f"{', '.join(map(str, pareto))}"
+                f"{', '.join(str(trial.number) for trial in best)}"
             )
-        try:
-            return study.best_trial
-        except ValueError:
-            raise ConfigError(f"study {name!r} has no complete trial yet: run it first") from None
+        return best[0]
     trials = study.get_trials(deepcopy=False)
     found = next((trial for trial in trials if trial.number == number), None)
     if found is None:
@@ -578,7 +571,9 @@ def ablate_study(
             seeds=list(start.seeds),
             epochs=start.epochs,
             variants=[
-                _variant_result(variant, runs.get(variant.name, []), found_values, start.direction)
+                VariantResult.from_runs(
+                    variant, runs.get(variant.name, []), found=found_values, direction=start.direction
+                )
                 for variant in start.variants
             ],
             created=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -30,6 +30,7 @@ from ressearch.results.ablation import (
     AblationRun,
     Paired,
     Spread,
+    VariantResult,
     ablation_variants,
     download_ablation_plot,
     load_ablation,
@@ -160,8 +161,6 @@ def test_a_variant_the_rules_reject_is_skipped_with_its_reason():
 
 def _made_result(study: str, *, values: tuple[float, float] = (0.9, 0.8)) -> AblationResult:
     """A result made by hand: what the real ablation stores, without training anything."""
-    from ressearch.results.ablation import _variant_result, ablation_variants
-
     found = ArchitectureConfig(input_shape=(8, 8, 1), outputs=10, depths=(1,), widths=(8,))
     variants = ablation_variants(found)[:2]
     runs = {
@@ -179,7 +178,8 @@ def _made_result(study: str, *, values: tuple[float, float] = (0.9, 0.8)) -> Abl
         seeds=[0, 1],
         epochs=2,
         variants=[
-            _variant_result(variant, runs[variant.name], found_values, "maximize") for variant in variants
+            VariantResult.from_runs(variant, runs[variant.name], found=found_values, direction="maximize")
+            for variant in variants
         ],
         created="2026-01-01T00:00:00+00:00",
         seconds=4.0,

@@ -25,7 +25,7 @@ from ressearch.config.study import StudyDefinition
 from ressearch.data.dataset import Dataset, load_dataset
 from ressearch.errors import ConfigError, RessearchError, TrialFailed
 from ressearch.redact import redact
-from ressearch.runtime import resident_mb, stop_signals
+from ressearch.runtime import raise_interrupt, resident_mb, stop_signals
 from ressearch.search.objective import EpochEvent, Objective
 from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.search.retry import (
@@ -334,10 +334,6 @@ def prepare(
     )
 
 
-def _raise_interrupt(signum: int) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def optimize(
     prepared: PreparedStudy,
     *,
@@ -392,7 +388,7 @@ def optimize(
     deadline = started + settings.timeout if settings.timeout else None
     waited_since: float | None = None
     try:
-        with stop_signals(_raise_interrupt):
+        with stop_signals(raise_interrupt):
             while True:
                 reap_vanished_workers(study, prepared.retry)
                 optuna.storages.fail_stale_trials(study)  # other machines' vanished workers

@@ -42,6 +42,7 @@ OPTIONS = {
     "presets": ["--format", "--json"],
     "build": ["--input-shape", "--outputs", "--format", "--json"],
     "predict": ["--out", "--proba"],
+    "ablate": ["--seeds", "--epochs", "--trial", "--storage", "--artifacts", "--out"],
 }
 
 

@@ -105,30 +105,25 @@ def _in_range(value: Any, low: float, high: float, step: float | None, *, intege
     return abs(k - round(k)) < _TOLERANCE
 
 
-class _Cannot(ConfigError):
-    """A key does not allow the value the target needs (the message says which)."""
-
-
 class _Chooser:
     """A trial that answers each ``suggest_*`` with the value the target config needs.
 
-    ``wanted`` maps keys to values; ``flexible`` maps a key whose value is not fixed by the
-    target (``width_growth``) to candidate values and a test of a value. An unwanted or
-    flexible key that finds no fitting value gets the first value the key allows, and the
-    comparison that follows says what differs. A wanted value the key does not allow raises
-    ``cannot(key, allowed)``.
+    ``wanted`` maps keys to values; ``flexible`` maps a key whose value the target does not fix
+    (``width_growth``) to candidate values and a test of a value. A key with no wanted or fitting
+    value gets the first value it allows; so does a key that does not allow the wanted value,
+    which ``failures`` records with what the key allows. The comparison that follows says what
+    differs and why.
     """
 
     def __init__(
         self,
         wanted: Mapping[str, Any],
-        cannot: Callable[[str, str], _Cannot],
         flexible: Mapping[str, tuple[Sequence[float], Callable[[Any], bool]]] | None = None,
     ) -> None:
         self.wanted = wanted
-        self.cannot = cannot
         self.flexible = flexible or {}
         self.params: dict[str, Any] = {}
+        self.failures: dict[str, str] = {}
 
     def _keep(self, name: str, value: Any) -> Any:
         self.params[name] = value
@@ -138,13 +133,13 @@ class _Chooser:
         if name in self.flexible:
             _, fits = self.flexible[name]
             return self._keep(name, next((option for option in choices if fits(option)), choices[0]))
-        if name not in self.wanted:
-            return self._keep(name, choices[0])
-        value = self.wanted[name]
-        for option in choices:
-            if _same(option, value):
-                return self._keep(name, option)
-        raise self.cannot(name, _allows(choices))
+        if name in self.wanted:
+            value = self.wanted[name]
+            for option in choices:
+                if _same(option, value):
+                    return self._keep(name, option)
+            self.failures[name] = _allows(choices)
+        return self._keep(name, choices[0])
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
         return int(self._number(name, low, high, step, integer=True))
@@ -162,14 +157,13 @@ class _Chooser:
             for candidate in candidates:
                 if _in_range(candidate, low, high, step, integer=integer) and fits(candidate):
                     return self._keep(name, candidate)
-            return self._keep(name, low)
-        if name not in self.wanted:
-            return self._keep(name, low)
-        value = self.wanted[name]
-        if not _in_range(value, low, high, step, integer=integer):
+        elif name in self.wanted:
+            value = self.wanted[name]
+            if _in_range(value, low, high, step, integer=integer):
+                return self._keep(name, value)
             steps = f" in steps of {show(step)}" if step not in (None, 1) else ""
-            raise self.cannot(name, f"{show(low)} to {show(high)}{steps}")
-        return self._keep(name, value)
+            self.failures[name] = f"{show(low)} to {show(high)}{steps}"
+        return self._keep(name, low)
 
 
 def adapt_to_data(
@@ -246,6 +240,7 @@ def _explain(
     target: ArchitectureConfig | TrainConfig,
     made: ArchitectureConfig | TrainConfig,
     space: Space,
+    failures: Mapping[str, str],
     base: FrozenConfig,
     origin: str,
 ) -> str:
@@ -256,6 +251,8 @@ def _explain(
     value = show(getattr(made, field))
     from_base = f" ({origin})" if getattr(made, field) == getattr(base, field) else ""
     for key in _SHAPED_BY.get(field, (field,)):
+        if key in failures:
+            return f"{space.section}.{key} allows {failures[key]}"
         if _implied(key, target) is not None and _implied(key, target) == _implied(key, made):
             continue
         dimension = space.dimensions.get(key)
@@ -269,6 +266,38 @@ def _explain(
 def _first_difference(target: FrozenConfig, made: FrozenConfig) -> str | None:
     wanted, got = _comparable(target), _comparable(made)
     return next((name for name in wanted if wanted[name] != got.get(name)), None)
+
+
+def _check(
+    section: str,
+    target: ArchitectureConfig | TrainConfig,
+    chooser: _Chooser,
+    make: Callable[[Any], ArchitectureConfig | TrainConfig],
+    space: Space,
+    base: FrozenConfig,
+    origin: str,
+) -> dict[str, Any]:
+    """Sample with ``chooser``, then with ``FixedTrial`` of its params; the params if that makes
+    ``target``, else one line on the first field (in config order) that differs and why."""
+
+    def cannot(field: str, why: str) -> ConfigError:
+        return ConfigError(
+            f"{_field_text(section, field, getattr(target, field))} cannot be made by this space: {why}"
+        )
+
+    try:
+        make(chooser)
+        made = make(optuna.trial.FixedTrial(chooser.params))
+    except ConfigError as error:  # a value the key allows that makes an impossible combination
+        if chooser.failures:
+            key, allowed = next(iter(chooser.failures.items()))
+            raise cannot(_SHAPES.get(key, key), f"{space.section}.{key} allows {allowed}") from None
+        what = "this training" if section == "train" else "this network"
+        raise ConfigError(f"{what} cannot be made by this space: {error}") from None
+    field = _first_difference(target, made)
+    if field is not None:
+        raise cannot(field, _explain(field, target, made, space, chooser.failures, base, origin))
+    return chooser.params
 
 
 def _field_text(section: str, field: str, value: Any) -> str:
@@ -356,34 +385,19 @@ def _architecture_params(
     def growth_fits(growth: Any) -> bool:
         return stage_widths(widths[0], growth, len(widths)) == widths
 
-    def cannot(key: str, allowed: str) -> _Cannot:
-        field = _SHAPES.get(key, key)
-        return _Cannot(
-            f"{_field_text('space', field, getattr(target, field))} cannot be made by this space: "
-            f"space.{key} allows {allowed}"
+    chooser = _Chooser(wanted, {"width_growth": (_growths(widths), growth_fits)})
+
+    def make(trial: Any) -> ArchitectureConfig:
+        return sample(
+            trial,
+            space,
+            input_shape=target.input_shape,
+            outputs=target.outputs,
+            head=head,
+            output_scale=output_scale,
         )
 
-    chooser = _Chooser(wanted, cannot, {"width_growth": (_growths(widths), growth_fits)})
-    kwargs: dict[str, Any] = {
-        "input_shape": shape,
-        "outputs": outputs,
-        "head": head,
-        "output_scale": output_scale,
-    }
-    try:
-        sample(chooser, space, **kwargs)
-        made = sample(optuna.trial.FixedTrial(chooser.params), space, **kwargs)
-    except _Cannot:
-        raise
-    except ConfigError as error:
-        raise ConfigError(f"{target.describe()} cannot be made by this space: {error}") from None
-    field = _first_difference(target, made)
-    if field is not None:
-        why = _explain(field, target, made, space, base, origin)
-        raise ConfigError(
-            f"{_field_text('space', field, getattr(target, field))} cannot be made by this space: {why}"
-        )
-    return chooser.params
+    return _check("space", target, chooser, make, space, base, origin)
 
 
 def train_params(config: TrainConfig, space: TrainSpace) -> dict[str, Any]:
@@ -392,28 +406,15 @@ def train_params(config: TrainConfig, space: TrainSpace) -> dict[str, Any]:
     Raises:
         ConfigError: one line, ``train.FIELD VALUE cannot be made by this space: WHY``.
     """
-
-    def cannot(key: str, allowed: str) -> _Cannot:
-        return _Cannot(
-            f"{_field_text('train', key, getattr(config, key))} cannot be made by this space: "
-            f"train.{key} allows {allowed}"
-        )
-
-    chooser = _Chooser(config.to_dict(), cannot)
-    try:
-        sample_train(chooser, space)
-        made = sample_train(optuna.trial.FixedTrial(chooser.params), space)
-    except _Cannot:
-        raise
-    except ConfigError as error:
-        raise ConfigError(f"train cannot be made by this space: {error}") from None
-    field = _first_difference(config, made)
-    if field is not None:
-        why = _explain(field, config, made, space, TrainConfig(), "the default")
-        raise ConfigError(
-            f"{_field_text('train', field, getattr(config, field))} cannot be made by this space: {why}"
-        )
-    return chooser.params
+    return _check(
+        "train",
+        config,
+        _Chooser(config.to_dict()),
+        lambda trial: sample_train(trial, space),
+        space,
+        TrainConfig(),
+        "the default",
+    )
 
 
 def params_for(

@@ -39,6 +39,8 @@ def _start_lines(start: Any) -> list[str]:
         f"data: {data.get('source')} -> {data.get('n_train')} train / {data.get('n_val')} validation rows, "
         f"input {tuple(data.get('input_shape') or ())}, task {data.get('task')}",
     ]
+    if start.warm_starts:
+        lines.append(f"warm starts enqueued ({len(start.warm_starts)}): {', '.join(start.warm_starts)}")
     if start.multi_objective:
         lines.append("pruning is not used: Optuna cannot prune studies with several objectives")
     return lines
@@ -106,11 +108,23 @@ def run(
     recycle_after: Annotated[
         int, typer.Option(min=1, help="Replace each worker process by a fresh one after N trials.")
     ] = 20,
+    enqueue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--enqueue",
+            metavar="CONFIG_OR_PRESET",
+            help="Seed the study with a preset, a config.json (or export folder), or study:NAME[:K] "
+            "(the top K trials of another study); repeatable. Counts towards n_trials.",
+        ),
+    ] = None,
 ) -> None:
     """Create a study from STUDY_FILE, or resume it, and run it to its total of trials."""
     from ressearch.config.files import load_study_file
+    from ressearch.config.warmstart import parse_warm_start
 
     definition = load_study_file(study_file)
+    extra = tuple(parse_warm_start(value, where="--enqueue") for value in enqueue or ())
+    definition = definition.with_warm_starts(extra)
     if workers is not None or gpus is not None:
         from ressearch.workers import plan_workers
 

@@ -19,6 +19,7 @@ OPTIONS = {
         "--gpus",
         "--trials-per-gpu",
         "--recycle-after",
+        "--enqueue",
     ],
     "worker": [
         "--storage",

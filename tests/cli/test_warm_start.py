@@ -32,7 +32,7 @@ class Seeded:
 
 
 def _study_file(folder, name, **extra):
-    study = tiny_study(name, study={"n_trials": 3, "pruner": "none"}, train={"epochs": 1})
+    study = tiny_study(name, study={"n_trials": 2, "pruner": "none"}, train={"epochs": 1})
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump({**study, **extra}, sort_keys=False))
     return path
@@ -50,7 +50,7 @@ def seeded(module_storage_url, tmp_path_factory) -> Seeded:
     assert result.exit_code == 0, result.output
     path = _study_file(folder, name, warm_start=["export/config.json"])  # relative to the study file
     stderr = []
-    for extra in ([], ["--n-trials", "4"]):
+    for extra in ([], ["--n-trials", "3"]):
         run = ["run", path, "--storage", storage, "--artifacts", artifacts, "--enqueue", f"study:{other}:2"]
         result = cli(*run, *extra)
         assert result.exit_code == 0, result.output
@@ -74,7 +74,6 @@ def test_the_first_trials_have_the_warm_start_architectures(seeded):
         "export/config.json",
         f"study:{seeded.other}#{other[1].number}",
         None,
-        None,
     ]
     for record, source in zip(started[:2], records[:2], strict=True):
         assert (record.architecture, record.train) == (source.architecture, source.train)
@@ -89,7 +88,7 @@ def test_the_first_trials_have_the_warm_start_architectures(seeded):
 def test_resuming_does_not_enqueue_again(seeded):
     assert "warm starts enqueued" not in seeded.stderr[1]
     trials = load_study(seeded.name, seeded.storage).trials
-    assert len(trials) == 4
+    assert len(trials) == 3
     assert sum(TrialRecord.from_trial(trial).warm_start is not None for trial in trials) == 2
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ressearch import ArchitectureConfig, StudyFileError, TrainConfig
-from ressearch.config import load_config_file, load_study_file, parse_warm_starts
+from ressearch.config import load_architecture, load_config_file, load_study_file, parse_warm_starts
 from ressearch.errors import ConfigError
 from tests.helpers import one_line, tiny_study
 
@@ -91,6 +91,7 @@ def test_config_files_give_the_architecture_and_any_training_settings(tmp_path, 
     assert architecture == ARCHITECTURE
     assert train == (TRAIN if "train" in content else None)
     assert load_config_file(tmp_path) == (architecture, train)  # the folder stands for its config.json
+    assert load_architecture(str(tmp_path), outputs=3) == ARCHITECTURE.replace(outputs=3)  # ressearch build
 
 
 def test_a_folder_without_config_json_says_so(tmp_path):

@@ -14,7 +14,7 @@ from ressearch.config.space import ArchitectureSpace, TrainSpace
 from ressearch.errors import ConfigError
 from ressearch.search import TrialRecord, optimize, prepare
 from ressearch.search.space import sample, sample_train
-from ressearch.search.warmstart import resolve_warm_starts
+from ressearch.search.warmstart import resolve_warm_starts, top_trials
 from ressearch.storage.studies import study_names
 from ressearch.storage.urls import open_storage
 from tests.helpers import one_line, tiny_study
@@ -206,3 +206,16 @@ def test_a_warm_start_enqueued_twice_at_once_runs_once(unique_name, tmp_path):
     )
     assert [record.warm_start for record in records] == ["narrow.json", "narrow.json", None]
     assert records[0].architecture["widths"] == [4]
+
+
+def test_top_trials_of_several_objectives_are_the_pareto_set_by_number():
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for values in ([0.9, 500], [0.8, 100], [0.7, 900], [0.95, 800]):  # trial 2 is dominated
+        study.tell(study.ask(), values)
+    study.tell(study.ask(), state=TrialState.FAIL)
+    assert [trial.number for trial in top_trials(study, 5)] == [0, 1, 3]
+    assert [trial.number for trial in top_trials(study, 2)] == [0, 1]
+    single = optuna.create_study(direction="minimize")
+    for value in (0.3, 0.1, 0.2, 0.1):
+        single.tell(single.ask(), value)
+    assert [trial.number for trial in top_trials(single, 3)] == [1, 3, 2]  # ties: the earlier first

@@ -113,6 +113,8 @@ def start_lines(start: RunStart, workers: Workers | None = None) -> list[str]:
         f"data: {data.get('source')} -> {data.get('n_train')} train / {data.get('n_val')} validation rows, "
         f"input {tuple(data.get('input_shape') or ())}, task {data.get('task')}",
     ]
+    if start.warm_starts:
+        lines.append(f"warm starts enqueued ({len(start.warm_starts)}): {', '.join(start.warm_starts)}")
     if start.multi_objective:
         lines.append("pruning is not used: Optuna cannot prune studies with several objectives")
     if workers is not None:
@@ -366,6 +368,7 @@ class JsonDisplay(Display):
             multi_objective=start.multi_objective,
             best=start.best,
             data=start.data,
+            warm_starts=list(start.warm_starts),
             **extra,
         )
 

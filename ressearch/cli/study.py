@@ -53,12 +53,24 @@ def run(
     ] = 20,
     quiet: QuietOption = False,
     log_format: LogFormatOption = LogFormat.text,
+    enqueue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--enqueue",
+            metavar="CONFIG_OR_PRESET",
+            help="Seed the study with a preset, a config.json (or export folder), or study:NAME[:K] "
+            "(the top K trials of another study); repeatable. Counts towards n_trials.",
+        ),
+    ] = None,
 ) -> None:
     """Create a study from STUDY_FILE, or resume it, and run it to its total of trials."""
     from ressearch.config.files import load_study_file
+    from ressearch.config.warmstart import parse_warm_start
 
     display = choose_display(log_format, quiet=quiet, live=True)
     definition = load_study_file(study_file)
+    extra = tuple(parse_warm_start(value, where="--enqueue") for value in enqueue or ())
+    definition = definition.with_warm_starts(extra)
     if workers is not None or gpus is not None:
         from ressearch.workers import plan_workers
 

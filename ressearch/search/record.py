@@ -76,6 +76,8 @@ class TrialRecord:
     interrupted: bool | None = None
     surplus: bool | None = None  # started when every slot of n_trials was taken: not counted
     resumed_from: int | None = None  # epochs restored from the checkpoint of the trial it retries
+    # The warm-start entry the trial was enqueued for: a preset, a config file, `study:NAME#N`.
+    warm_start: str | None = None
 
     def to_attrs(self) -> dict[str, Any]:
         """The user attributes to write, JSON-safe, under the names the dashboard shows."""

@@ -39,9 +39,10 @@ from ressearch.search.retry import (
     superseded,
 )
 from ressearch.search.samplers import make_pruner, make_sampler
+from ressearch.search.warmstart import Seed, enqueue_warm_starts, new_warm_starts, resolve_warm_starts
 from ressearch.storage.artifacts import artifact_dir_for
 from ressearch.storage.studies import study_names
-from ressearch.storage.urls import is_sqlite, open_storage, resolve_storage_url
+from ressearch.storage.urls import is_sqlite, open_storage, resolve_storage_url, sqlite_file
 
 __all__ = [
     "EpochEvent",
@@ -77,6 +78,7 @@ class RunStart:
     metrics: tuple[str, ...]
     data: dict[str, Any]
     best: list[float] | None = None
+    warm_starts: tuple[str, ...] = ()  # the entries this run enqueued (see Seed.source)
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ class PreparedStudy:
     created: bool
     done_before: int
     retry: StaleTrialRetry = field(default_factory=lambda: StaleTrialRetry(3))
+    warm_started: list[Seed] = field(default_factory=list)  # the warm starts this run enqueued
 
     def start_event(self) -> RunStart:
         settings = self.definition.settings
@@ -169,6 +172,7 @@ class PreparedStudy:
             metrics=settings.objective_metrics,
             data=self.dataset.summary,
             best=best_so_far(self.study)[1],
+            warm_starts=tuple(seed.source for seed in self.warm_started),
         )
 
 
@@ -264,8 +268,10 @@ def prepare(
 ) -> PreparedStudy:
     """Open the storage, load the data, and create the study or check that it can be resumed.
 
-    Bad data, a metric the task cannot measure or a study that cannot be resumed with this file
-    raise before anything is written. ``worker_index`` (one of several workers) gives the
+    Bad data, a metric the task cannot measure, a study that cannot be resumed with this file or
+    a warm start the spaces cannot express (or that finds no free slot) raise before anything is
+    written. The definition's warm starts not queued yet are enqueued (see
+    :mod:`ressearch.search.warmstart`). ``worker_index`` (one of several workers) gives the
     sampler a seed stream of its own, reproducible from the study seed and that index, so
     workers started together do not repeat each other's samples.
     """
@@ -283,14 +289,33 @@ def prepare(
     from ressearch.training.compile import check_task
 
     check_task(settings.objective_metrics, dataset, label_smoothing="label_smoothing" in definition.train)
+    if backend is None and any(entry.kind == "study" for entry in definition.warm_start):
+        # Other studies are read from the storage: an SQLite file is opened only if it exists.
+        backend = connect() if sqlite_file(url).exists() else None
+    seeds = resolve_warm_starts(
+        definition.warm_start,
+        space=definition.space,
+        train_space=definition.train,
+        input_shape=dataset.input_shape,
+        outputs=dataset.outputs,
+        head="regression" if dataset.task == "regression" else "classification",
+        output_scale=dataset.target_scale,
+        storage=backend,
+        study_name=settings.name,
+        grid=settings.sampler == "grid",
+    )
+    new_warm_starts(seeds, [], settings.n_trials)  # more than n_trials: fail before a database exists
     backend = backend or connect()
     created = settings.name not in study_names(backend)
     existing = 0
     previous_meta = None
+    trials: list[FrozenTrial] = []
     if not created:
         previous = optuna.load_study(study_name=settings.name, storage=backend)
         previous_meta = _check_resumable(previous, definition)
-        existing = len(previous.trials)
+        trials = previous.get_trials(deepcopy=False)
+        existing = len(trials)
+    seeds = new_warm_starts(seeds, trials, settings.n_trials)  # a study with no room raises here
     # The sampler's seed moves on with the study, so a resumed run does not replay old samples.
     sampler = make_sampler(
         settings.sampler,
@@ -321,6 +346,7 @@ def prepare(
     ).write(study)
     if created:
         study.set_metric_names(list(settings.objective_metrics))
+    enqueue_warm_starts(study, seeds)
     reap_vanished_workers(study, retry)  # before counting: their retries are waiting to run
     return PreparedStudy(
         definition=definition,
@@ -331,6 +357,7 @@ def prepare(
         created=created,
         done_before=len(finished_trials(study)),
         retry=retry,
+        warm_started=seeds,
     )
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "open_rdb_storage",
     "open_storage",
     "resolve_storage_url",
+    "sqlite_file",
 ]
 
 DEFAULT_STORAGE = "sqlite:///ressearch.db"
@@ -78,20 +79,26 @@ def resolve_storage_url(url: str | None = None) -> str:
     if backend == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
         return parsed.render_as_string(hide_password=False)
-    database = parsed.database
-    if not database or database == ":memory:":
-        raise StorageError(
-            "storage: SQLite needs a file (sqlite:///PATH.db); an in-memory database keeps nothing"
-        )
-    file = _sqlite_file(database)
+    file = sqlite_file(chosen)
     if not file.parent.is_dir():
         raise StorageError(f"storage: the folder {file.parent} of {redact(chosen)!r} does not exist")
     _check_sqlite_file(file)
     return chosen
 
 
-def _sqlite_file(database: str) -> Path:
-    """The SQLite file a URL's database part names (relative to the current directory)."""
+def sqlite_file(url: str) -> Path:
+    """The file an ``sqlite:///PATH`` URL names, absolute (whether it exists or not).
+
+    Raises:
+        StorageError: the URL names no file (an in-memory database).
+    """
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        raise StorageError(
+            "storage: SQLite needs a file (sqlite:///PATH.db); an in-memory database keeps nothing"
+        )
     return Path(database).expanduser().resolve()
 
 
@@ -187,9 +194,7 @@ def open_storage(
     """
     resolved = resolve_storage_url(url)
     if not create and is_sqlite(resolved):
-        from sqlalchemy.engine import make_url
-
-        file = _sqlite_file(make_url(resolved).database or "")
+        file = sqlite_file(resolved)
         if not file.exists():
             raise StorageError(
                 f"storage: there is no database {file}; name the one a study ran in "

@@ -191,6 +191,23 @@ CASES_STUDY = {
     "metric-the-task-cannot-measure": lambda s: s.run_case(
         ["study.metric", "val_rmse", "multiclass"], study={"metric": "val_rmse", "direction": None}
     ),
+    "warm-start-unknown-preset": lambda s: s.run_case(
+        ["study.yaml", "warm_start[0]", "unknown preset 'resnt20'"], warm_start=["resnt20"]
+    ),
+    "warm-start-the-space-cannot-express": lambda s: s.run_case(
+        ["warm_start[0] resnet20: depths (3, 3, 3) cannot be made by this space: space.stages allows only 1"],
+        warm_start=["resnet20"],
+    ),
+    "enqueue-unknown-study": lambda s: Case(
+        s.run(s.study(), "--enqueue", "study:pilot:2"),
+        ["--enqueue study:pilot:2: study 'pilot' is not in the storage; it has: none"],
+        absent=[s.db],
+    ),
+    "enqueue-missing-file": lambda s: Case(
+        s.run(s.study(), "--enqueue", "gone/config.json"),
+        ["--enqueue", "no such file gone/config.json"],
+        absent=[s.db],
+    ),
 }
 
 # --- data ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ OPTIONS = {
         "--recycle-after",
         "--quiet",
         "--log-format",
+        "--enqueue",
     ],
     "worker": [
         "--storage",

@@ -13,11 +13,12 @@ from typing import Any
 import yaml
 
 from ressearch.config.architecture import ArchitectureConfig
+from ressearch.config.hypermodel import HypermodelConfig
 from ressearch.config.presets import get_preset
 from ressearch.config.study import StudyDefinition, parse_study
 from ressearch.errors import ConfigError, StudyFileError
 
-__all__ = ["load_architecture", "load_study_file"]
+__all__ = ["load_architecture", "load_network", "load_study_file"]
 
 
 def load_study_file(path: str | Path) -> StudyDefinition:
@@ -57,6 +58,27 @@ def load_architecture(
     The file may hold an architecture config, the object ``ressearch build --json`` prints (its
     ``config``), or an exported ``config.json`` (its ``architecture``).
     """
+    network = load_network(spec, input_shape=input_shape, outputs=outputs)
+    if isinstance(network, HypermodelConfig):
+        raise ConfigError(
+            f"{spec}: the config of a KerasTuner hypermodel's network, not an architecture; "
+            "ressearch.arch.hypermodel.rebuild_model (or `ressearch build`) rebuilds it"
+        )
+    return network
+
+
+def load_network(
+    spec: str,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    outputs: int | None = None,
+) -> ArchitectureConfig | HypermodelConfig:
+    """What ``ressearch build`` builds: an architecture (a preset name, a config JSON, the object
+    ``ressearch build --json`` prints, an exported ``config.json``) or, from the ``config.json``
+    of a hypermodel study's export (its ``hypermodel``), a hypermodel's network.
+
+    ``input_shape`` and ``outputs`` adapt it (a hypermodel's ``classes``).
+    """
     path = Path(spec)
     if not (spec.endswith(".json") or path.exists()):
         return get_preset(spec, input_shape=input_shape, outputs=outputs)
@@ -66,6 +88,17 @@ def load_architecture(
         raise ConfigError(f"{spec}: no such file (give a preset name or a config JSON)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ConfigError(f"{spec}: cannot read a config JSON ({error})") from None
+    changes: dict[str, Any] = {}
+    if input_shape is not None:
+        changes["input_shape"] = tuple(input_shape)
+    if isinstance(data, dict) and isinstance(data.get("hypermodel"), dict):
+        if outputs is not None:
+            changes["classes"] = outputs
+        try:
+            hypermodel = HypermodelConfig.from_dict(data["hypermodel"])
+        except ConfigError as error:
+            raise ConfigError(f"{spec}: {error}") from None
+        return hypermodel.replace(**changes) if changes else hypermodel
     if isinstance(data, dict):
         for key in ("architecture", "config"):
             if isinstance(data.get(key), dict):
@@ -75,9 +108,6 @@ def load_architecture(
         config = ArchitectureConfig.from_dict(data)
     except ConfigError as error:
         raise ConfigError(f"{spec}: {error}") from None
-    changes: dict[str, Any] = {}
-    if input_shape is not None:
-        changes["input_shape"] = tuple(input_shape)
     if outputs is not None:
         changes["outputs"] = outputs
     return config.replace(**changes) if changes else config

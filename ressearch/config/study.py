@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from ressearch.config.base import FrozenConfig
 from ressearch.config.data import PATH_KINDS, DataConfig
+from ressearch.config.hypermodel import HypermodelSpace
 from ressearch.config.runtime import RuntimeConfig
 from ressearch.config.space import ArchitectureSpace, Choice, Range, TrainSpace
 from ressearch.errors import ConfigError
@@ -119,11 +120,15 @@ class StudySettings(FrozenConfig):
 
 @dataclass(frozen=True)
 class StudyDefinition:
-    """A validated study file: its settings, data, spaces and where it came from."""
+    """A validated study file: its settings, data, spaces and where it came from.
+
+    ``space`` is ressearch's architecture space, or a KerasTuner hypermodel that declares its
+    own hyperparameters as it builds (:class:`HypermodelSpace`).
+    """
 
     settings: StudySettings
     data: DataConfig
-    space: ArchitectureSpace
+    space: ArchitectureSpace | HypermodelSpace
     train: TrainSpace
     path: Path | None = None
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -141,6 +146,11 @@ class StudyDefinition:
     def grid(self) -> dict[str, list[Any]]:
         """Every choice of both spaces, for ``sampler: grid``; ranges cannot be gridded."""
         grid: dict[str, list[Any]] = {}
+        if isinstance(self.space, HypermodelSpace):
+            raise ConfigError(
+                "study.sampler: grid needs every choice before the study starts, and a hypermodel "
+                "declares its hyperparameters as it builds; use tpe, random, cmaes or qmc"
+            )
         for space in (self.space, self.train):
             for key, dimension in space.dimensions.items():
                 if isinstance(dimension, Range):
@@ -152,6 +162,11 @@ class StudyDefinition:
         if not grid:
             raise ConfigError("study.sampler: grid needs at least one list of choices in space or train")
         return grid
+
+    @property
+    def hypermodel(self) -> HypermodelSpace | None:
+        """The hypermodel this study runs; None for a study of ressearch's architectures."""
+        return self.space if isinstance(self.space, HypermodelSpace) else None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, path: Path | None = None) -> Self:
@@ -218,7 +233,12 @@ def parse_study(raw: Any, *, path: Path | None = None) -> StudyDefinition:
     settings = StudySettings.from_dict(raw["study"])
     base_dir = path.resolve().parent if path is not None else Path.cwd()
     data = DataConfig.from_dict(_resolve_source(raw["data"], base_dir))
-    space = ArchitectureSpace.from_dict(raw.get("space"))
+    raw_space = raw.get("space")
+    space: ArchitectureSpace | HypermodelSpace
+    if isinstance(raw_space, dict) and "hypermodel" in raw_space:
+        space = HypermodelSpace.from_study(raw_space, base_dir=base_dir)
+    else:
+        space = ArchitectureSpace.from_dict(raw_space)
     train = TrainSpace.from_dict(raw.get("train"))
     runtime = raw.get("runtime") or {}
     if isinstance(runtime, dict):

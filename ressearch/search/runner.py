@@ -232,10 +232,11 @@ def prepare(
 ) -> PreparedStudy:
     """Open the storage, load the data, and create the study or check that it can be resumed.
 
-    Bad data, a metric the task cannot measure or a study that cannot be resumed with this file
-    raise before anything is written. ``worker_index`` (one of several workers) gives the
-    sampler a seed stream of its own, reproducible from the study seed and that index, so
-    workers started together do not repeat each other's samples.
+    Bad data, a metric the task cannot measure, a hypermodel that cannot be imported or made
+    for the data, or a study that cannot be resumed with this file raise before anything is
+    written. ``worker_index`` (one of several workers) gives the sampler a seed stream of its
+    own, reproducible from the study seed and that index, so workers started together do not
+    repeat each other's samples.
     """
     settings = definition.settings
     url = resolve_storage_url(storage)
@@ -251,6 +252,10 @@ def prepare(
     from ressearch.training.compile import check_task
 
     check_task(settings.objective_metrics, dataset, label_smoothing="label_smoothing" in definition.train)
+    if definition.hypermodel is not None:  # its module, attribute and arguments, before any database
+        from ressearch.search.hypermodel import check_hypermodel
+
+        check_hypermodel(definition.hypermodel, dataset)
     backend = backend or connect()
     created = settings.name not in study_names(backend)
     existing = 0

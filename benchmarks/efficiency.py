@@ -7,7 +7,8 @@ epochs (``--budget``, trials of up to ``--epochs`` epochs) over the same space:
 - ``ressearch-tpe``, ``ressearch-random``, ``ressearch-cmaes``: ressearch as a study runs
   (SQLite, records, checkpoints, stored models) with Hyperband pruning and that sampler;
 - ``kt-hyperband``: KerasTuner's Hyperband over the identical space (its ``hp`` drives
-  ``ressearch.search.space.sample``, the adapter of ``benchmarks/peers.py``);
+  ``ressearch.search.space.sample`` through ``ressearch.keras_tuner.HpSuggester``, in the
+  hypermodel of ``benchmarks/peers.py``);
 - ``optuna-random``: Optuna's random search, no pruning, in a hand-written loop;
 - ``optuna-tpe``: the hand-written Optuna loop people write first (TPE, no pruning).
 

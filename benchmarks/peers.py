@@ -5,7 +5,8 @@ Runs the quickstart search space (conv ResNets on scikit-learn's 8x8 digits, off
 - ``ressearch``: ``run_study`` as the CLI runs it (TPE, median pruning, SQLite, models stored);
 - ``optuna-loop``: the hand-written loop people write first (TPE in memory, no pruning, nothing stored);
 - ``kt-random`` and ``kt-hyperband``: KerasTuner over the identical space (its ``hp`` is handed to
-  ``ressearch.space.sample``), with the same data, losses and optimisers.
+  ``ressearch.search.space.sample`` through ``ressearch.keras_tuner.HpSuggester``), with the same
+  data, losses and optimisers.
 
 After one untimed warm-up trial it prints one table row per tool and seed: wall seconds, trials,
 epochs trained, best validation accuracy. KerasTuner scores a trial by its best epoch; ressearch
@@ -37,6 +38,7 @@ import optuna
 from ressearch.arch import build_model
 from ressearch.config import StudyDefinition, load_study_file
 from ressearch.data import Dataset, load_dataset
+from ressearch.keras_tuner import HpSuggester  # KerasTuner's hp behind ressearch's suggest_* calls
 from ressearch.search import TrialRecord, run_study, sample, sample_train
 from ressearch.training import compile_model, train_trial
 
@@ -52,26 +54,6 @@ class Row:
     epochs: int
     best: float
     failed: int = 0
-
-
-class HpSuggester:
-    """KerasTuner's ``hp`` behind the ``suggest_*`` calls that ``ressearch.space.sample`` makes."""
-
-    def __init__(self, hp: keras_tuner.HyperParameters) -> None:
-        self.hp = hp
-
-    def suggest_categorical(self, name: str, choices: Any) -> Any:
-        return self.hp.Choice(name, list(choices))
-
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
-        # KerasTuner wants no step (not 1) on a log scale.
-        step_or_none = None if log and step == 1 else step
-        return int(self.hp.Int(name, low, high, step=step_or_none, sampling="log" if log else "linear"))
-
-    def suggest_float(
-        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
-    ) -> float:
-        return float(self.hp.Float(name, low, high, step=step, sampling="log" if log else "linear"))
 
 
 class SpaceHyperModel(keras_tuner.HyperModel):

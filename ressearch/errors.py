@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataError",
+    "HypermodelError",
     "RessearchError",
     "StorageError",
     "StudyFileError",
@@ -28,6 +29,12 @@ class ConfigError(RessearchError, ValueError):
 
 class StudyFileError(ConfigError):
     """A study file cannot be read or does not validate."""
+
+
+class HypermodelError(ConfigError):
+    """A KerasTuner hypermodel does not fit its study (it builds no Keras model, compiles its own
+    model while ``train:`` sets compile keys, logs no study metric, ...). Found while a trial
+    builds or trains, it fails that trial and stops the run: every trial would fail alike."""
 
 
 class DataError(RessearchError, ValueError):

@@ -1,7 +1,8 @@
-"""Networks from configs: layers, residual blocks, the pure ``build_model``.
+"""Networks from configs: layers, residual blocks, the pure ``build_model``; KerasTuner
+hypermodels by reference (:mod:`ressearch.arch.hypermodel`, imported on use: it loads KerasTuner).
 
-Keras (``keras.layers``/``keras.ops``) and the config layer only: must not import Optuna, the
-data, training, storage, search, results or CLI layers.
+Keras (``keras.layers``/``keras.ops``, and KerasTuner for hypermodels) and the config layer only:
+must not import Optuna, the data, training, storage, search, results or CLI layers.
 """
 
 from ressearch.arch.blocks import LayerKit, residual_block

@@ -81,12 +81,19 @@ def build(
     output_format: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Build a network from a preset or a config file and show its shape and parameters."""
-    from ressearch.config.files import load_architecture
+    """Build a network from a preset or a config file and show its shape and parameters.
+
+    An exported config.json of a KerasTuner hypermodel's trial is rebuilt through its hypermodel.
+    """
+    from ressearch.config.files import load_network
+    from ressearch.config.hypermodel import HypermodelConfig
 
     fmt = choose_format(output_format, as_json, allowed=(Format.table, Format.json))
-    config = load_architecture(spec, input_shape=_parse_shape(input_shape), outputs=outputs)
+    config = load_network(spec, input_shape=_parse_shape(input_shape), outputs=outputs)
     import_tensorflow_quietly()
+    if isinstance(config, HypermodelConfig):
+        _build_hypermodel(config, fmt)
+        return
     from ressearch.arch.builder import summarize
 
     summary = summarize(config)
@@ -107,3 +114,20 @@ def build(
         f"RoR levels {config.ror_levels}, shortcut {config.shortcut}"
     )
     out.print(f"parameters: {summary.model_params:,} ({summary.trainable_params:,} trainable)")
+
+
+def _build_hypermodel(config: Any, fmt: Format) -> None:
+    """Rebuild a hypermodel's network (from an export's config.json) and show its parameters."""
+    import math
+
+    from ressearch.arch.hypermodel import rebuild_model
+
+    model = rebuild_model(config)
+    trainable = sum(math.prod(weight.shape) for weight in model.trainable_weights)
+    summary = {"name": model.name, "model_params": model.count_params(), "trainable_params": trainable}
+    if fmt is Format.json:
+        emit([], fmt, json_data={**summary, "hypermodel": config.to_dict()})
+        return
+    shape = tuple(config.input_shape or ())
+    out.print(f"{model.name}: {config.describe()}, input {shape}, {config.classes} classes", markup=False)
+    out.print(f"parameters: {summary['model_params']:,} ({trainable:,} trainable)", markup=False)

@@ -95,10 +95,17 @@ def best(
         names = item.get("metrics") or [item.get("metric")]
         scores = ", ".join(f"{metric} {value:.4g}" for metric, value in zip(names, values, strict=False))
         architecture = item["architecture"] or {}
+        if item.get("hypermodel") is not None:
+            from ressearch.config.hypermodel import HypermodelConfig
+
+            network = HypermodelConfig.from_dict(item["hypermodel"]).describe()
+        else:
+            network = (
+                f"{architecture.get('block_type')} blocks, depths {architecture.get('depths')}, "
+                f"widths {architecture.get('widths')}"
+            )
         out.print(
-            f"trial {item['number']}: {scores}; {architecture.get('block_type')} blocks, "
-            f"depths {architecture.get('depths')}, widths {architecture.get('widths')}, "
-            f"{item['model_params'] or 0:,} parameters",
+            f"trial {item['number']}: {scores}; {network}, {item['model_params'] or 0:,} parameters",
             markup=False,
         )
         out.print(f"  params: {json.dumps(item['params'])}", markup=False)

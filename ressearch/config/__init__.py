@@ -8,7 +8,8 @@ from ressearch.config.architecture import ACTIVATIONS, BLOCK_TYPES, Architecture
 from ressearch.config.base import SCHEMA_VERSION, FrozenConfig, Search, describe_validation_error
 from ressearch.config.blocks import BLOCKS, BlockFamily, block_names, get_block, register_block
 from ressearch.config.data import DataConfig
-from ressearch.config.files import load_architecture, load_config_file, load_study_file
+from ressearch.config.files import load_architecture, load_config_file, load_network, load_study_file
+from ressearch.config.hypermodel import HypermodelConfig, HypermodelSpace
 from ressearch.config.presets import PRESETS, Preset, get_preset, list_presets
 from ressearch.config.runtime import RuntimeConfig
 from ressearch.config.space import ArchitectureSpace, Choice, Fixed, Range, Space, TrainSpace
@@ -31,6 +32,8 @@ __all__ = [
     "DataConfig",
     "Fixed",
     "FrozenConfig",
+    "HypermodelConfig",
+    "HypermodelSpace",
     "Preset",
     "Range",
     "RuntimeConfig",
@@ -48,6 +51,7 @@ __all__ = [
     "list_presets",
     "load_architecture",
     "load_config_file",
+    "load_network",
     "load_study_file",
     "parse_study",
     "parse_warm_starts",

@@ -13,12 +13,13 @@ from typing import Any
 import yaml
 
 from ressearch.config.architecture import ArchitectureConfig
+from ressearch.config.hypermodel import HypermodelConfig
 from ressearch.config.presets import get_preset
 from ressearch.config.study import StudyDefinition, parse_study
 from ressearch.config.training import TrainConfig
 from ressearch.errors import ConfigError, StudyFileError
 
-__all__ = ["load_architecture", "load_config_file", "load_study_file"]
+__all__ = ["load_architecture", "load_config_file", "load_network", "load_study_file"]
 
 
 def load_study_file(path: str | Path) -> StudyDefinition:
@@ -59,13 +60,43 @@ def load_architecture(
     ``config``), or an exported ``config.json`` (its ``architecture``); a folder stands for its
     ``config.json`` (an export).
     """
+    network = load_network(spec, input_shape=input_shape, outputs=outputs)
+    if isinstance(network, HypermodelConfig):
+        raise ConfigError(
+            f"{spec}: the config of a KerasTuner hypermodel's network, not an architecture; "
+            "ressearch.arch.hypermodel.rebuild_model (or `ressearch build`) rebuilds it"
+        )
+    return network
+
+
+def load_network(
+    spec: str,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    outputs: int | None = None,
+) -> ArchitectureConfig | HypermodelConfig:
+    """What ``ressearch build`` builds: an architecture (a preset name, a config JSON, the object
+    ``ressearch build --json`` prints, an exported ``config.json`` or its folder) or, from the
+    ``config.json`` of a hypermodel study's export (its ``hypermodel``), a hypermodel's network.
+
+    ``input_shape`` and ``outputs`` adapt it (a hypermodel's ``classes``).
+    """
     path = Path(spec)
     if not (spec.endswith(".json") or path.exists()):
         return get_preset(spec, input_shape=input_shape, outputs=outputs)
-    config, _ = load_config_file(spec)
     changes: dict[str, Any] = {}
     if input_shape is not None:
         changes["input_shape"] = tuple(input_shape)
+    data = _read_config_json(spec)
+    if isinstance(data, dict) and isinstance(data.get("hypermodel"), dict):
+        if outputs is not None:
+            changes["classes"] = outputs
+        try:
+            hypermodel = HypermodelConfig.from_dict(data["hypermodel"])
+        except ConfigError as error:
+            raise ConfigError(f"{spec}: {error}") from None
+        return hypermodel.replace(**changes) if changes else hypermodel
+    config, _ = _configs(spec, data)
     if outputs is not None:
         changes["outputs"] = outputs
     return config.replace(**changes) if changes else config
@@ -78,6 +109,15 @@ def load_config_file(spec: str | Path) -> tuple[ArchitectureConfig, TrainConfig 
     (its ``config.json``), the object ``ressearch build --json`` prints (its ``config``) or an
     architecture config.
     """
+    data = _read_config_json(spec)
+    if isinstance(data, dict) and isinstance(data.get("hypermodel"), dict):
+        raise ConfigError(
+            f"{spec}: the config of a KerasTuner hypermodel's network, not an architecture config"
+        )
+    return _configs(spec, data)
+
+
+def _read_config_json(spec: str | Path) -> Any:
     path = Path(spec)
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -87,11 +127,14 @@ def load_config_file(spec: str | Path) -> tuple[ArchitectureConfig, TrainConfig 
             )
         path = path / "config.json"
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{spec}: no such file (give a preset name or a config JSON)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ConfigError(f"{spec}: cannot read a config JSON ({error})") from None
+
+
+def _configs(spec: str | Path, data: Any) -> tuple[ArchitectureConfig, TrainConfig | None]:
     train_data = None
     if isinstance(data, dict):
         for key in ("architecture", "config"):

@@ -18,6 +18,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from ressearch.config.base import FrozenConfig
 from ressearch.config.data import PATH_KINDS, DataConfig
+from ressearch.config.hypermodel import HypermodelSpace
 from ressearch.config.runtime import RuntimeConfig
 from ressearch.config.space import ArchitectureSpace, Choice, Range, TrainSpace
 from ressearch.config.warmstart import WarmStart, parse_warm_starts
@@ -123,6 +124,8 @@ class StudySettings(FrozenConfig):
 class StudyDefinition:
     """A validated study file: its settings, data, spaces and where it came from.
 
+    ``space`` is ressearch's architecture space, or a KerasTuner hypermodel that declares its
+    own hyperparameters as it builds (:class:`HypermodelSpace`).
     ``warm_start`` holds the entries that seed the study before it samples; they are an
     instruction to the run that prepares it, not part of what the study is, so :meth:`to_dict`
     (what is stored with the study) leaves them out: each seeded trial records its entry.
@@ -130,7 +133,7 @@ class StudyDefinition:
 
     settings: StudySettings
     data: DataConfig
-    space: ArchitectureSpace
+    space: ArchitectureSpace | HypermodelSpace
     train: TrainSpace
     path: Path | None = None
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -149,6 +152,11 @@ class StudyDefinition:
     def grid(self) -> dict[str, list[Any]]:
         """Every choice of both spaces, for ``sampler: grid``; ranges cannot be gridded."""
         grid: dict[str, list[Any]] = {}
+        if isinstance(self.space, HypermodelSpace):
+            raise ConfigError(
+                "study.sampler: grid needs every choice before the study starts, and a hypermodel "
+                "declares its hyperparameters as it builds; use tpe, random, cmaes or qmc"
+            )
         for space in (self.space, self.train):
             for key, dimension in space.dimensions.items():
                 if isinstance(dimension, Range):
@@ -160,6 +168,11 @@ class StudyDefinition:
         if not grid:
             raise ConfigError("study.sampler: grid needs at least one list of choices in space or train")
         return grid
+
+    @property
+    def hypermodel(self) -> HypermodelSpace | None:
+        """The hypermodel this study runs; None for a study of ressearch's architectures."""
+        return self.space if isinstance(self.space, HypermodelSpace) else None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, path: Path | None = None) -> Self:
@@ -231,7 +244,12 @@ def parse_study(raw: Any, *, path: Path | None = None) -> StudyDefinition:
     settings = StudySettings.from_dict(raw["study"])
     base_dir = path.resolve().parent if path is not None else Path.cwd()
     data = DataConfig.from_dict(_resolve_source(raw["data"], base_dir))
-    space = ArchitectureSpace.from_dict(raw.get("space"))
+    raw_space = raw.get("space")
+    space: ArchitectureSpace | HypermodelSpace
+    if isinstance(raw_space, dict) and "hypermodel" in raw_space:
+        space = HypermodelSpace.from_study(raw_space, base_dir=base_dir)
+    else:
+        space = ArchitectureSpace.from_dict(raw_space)
     train = TrainSpace.from_dict(raw.get("train"))
     runtime = raw.get("runtime") or {}
     if isinstance(runtime, dict):

@@ -448,6 +448,11 @@ def _plan(
     definition = meta.study_definition()
     chosen = _chosen_trial(study, trial)
     record = TrialRecord.from_trial(chosen)
+    if record.hypermodel is not None:
+        raise ConfigError(
+            f"trial {chosen.number} of {name!r} is a KerasTuner hypermodel's network: ablate retrains "
+            "ressearch architectures with their block types swapped, which a hypermodel does not have"
+        )
     if record.architecture is None or record.train is None:
         raise ConfigError(f"trial {chosen.number} of {name!r} has no stored architecture to retrain")
     found = ArchitectureConfig.from_dict(record.architecture)

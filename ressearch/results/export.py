@@ -1,11 +1,12 @@
 """Export the best trial (or Pareto set) of a study to a folder.
 
-An export holds, per exported trial: ``config.json`` (architecture + training config;
-``ressearch build DIR/config.json`` rebuilds the network), ``model.keras`` (the trained model)
-and/or ``savedmodel/`` (a TensorFlow SavedModel that serves without ressearch), ``metrics.json``
-and ``preprocessing.json`` (the versioned recipe itself, with the class names:
-``apply_preprocessing(json.load(file), rows)``); and ``trials.csv`` for the whole study. A
-multi-objective study exports its Pareto set, one sub-folder per trial. The folder is written
+An export holds, per exported trial: ``config.json`` (architecture + training config, or for a
+KerasTuner hypermodel's trial the hypermodel, its arguments and hyperparameter values + training
+config; ``ressearch build DIR/config.json`` rebuilds the network either way), ``model.keras``
+(the trained model) and/or ``savedmodel/`` (a TensorFlow SavedModel that serves without
+ressearch), ``metrics.json`` and ``preprocessing.json`` (the versioned recipe itself, with the
+class names: ``apply_preprocessing(json.load(file), rows)``); and ``trials.csv`` for the whole
+study. A multi-objective study exports its Pareto set, one sub-folder per trial. The folder is written
 beside its destination and moved into place at the end, so a failed export leaves nothing
 half-written. No storage URL is ever written.
 """
@@ -88,17 +89,23 @@ def _export_trial(
 ) -> None:
     described = describe_trial(study, trial)
     record = TrialRecord.from_trial(trial)
-    if not record.model_artifact or record.architecture is None:
+    if not record.model_artifact or (record.architecture is None and record.hypermodel is None):
         raise ConfigError(f"trial {trial.number} of {study.study_name!r} has no stored model to export")
     folder.mkdir(parents=True, exist_ok=True)
     _write_models(artifacts, record.model_artifact, folder, trial_number=trial.number, formats=formats)
+    # The network: an architecture config, or the hypermodel that rebuilds it from its values.
+    network = (
+        {"architecture": described["architecture"]}
+        if record.hypermodel is None
+        else {"hypermodel": described["hypermodel"]}
+    )
     _write_json(
         folder / "config.json",
         {
             "schema_version": CONFIG_SCHEMA_VERSION,
             "study": study.study_name,
             "trial": trial.number,
-            "architecture": described["architecture"],
+            **network,
             "train": described["train"],
         },
     )

@@ -111,7 +111,11 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def describe_trial(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
-    """A JSON-safe description: number, value(s), sampled params, architecture, training, metrics."""
+    """A JSON-safe description: number, value(s), sampled params, architecture, training, metrics.
+
+    A trial of a KerasTuner hypermodel has no architecture (None) and a ``hypermodel`` instead:
+    the reference, arguments, data shape and hyperparameter values that rebuild its network.
+    """
     metrics = metric_names(study)
     record = TrialRecord.from_trial(trial)
     described: dict[str, Any] = {"study": study.study_name, "number": trial.number}
@@ -134,4 +138,6 @@ def describe_trial(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
             "warm_start": record.warm_start,
         }
     )
+    if record.hypermodel is not None:
+        described["hypermodel"] = record.hypermodel
     return described

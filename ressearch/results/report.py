@@ -37,7 +37,6 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from ressearch._version import __version__
-from ressearch.config.architecture import ArchitectureConfig
 from ressearch.errors import ConfigError
 from ressearch.redact import redact
 from ressearch.results.folders import check_out_folder, staged_folder
@@ -358,12 +357,7 @@ def data_section(context: ReportContext) -> Section:
 
 
 def _description(record: TrialRecord) -> str:
-    if record.architecture is None:
-        return "-"
-    try:
-        return ArchitectureConfig.from_dict(record.architecture).describe()
-    except ConfigError as error:  # a block family this process has not registered, say
-        return f"not readable here ({error})"
+    return record.describe_network() or "-"
 
 
 def architectures_section(context: ReportContext) -> Section:

@@ -3,6 +3,12 @@
 Each step is a method that can be used alone (a worker, a retry or a benchmark calls the pieces
 it needs). A trial that goes wrong raises :class:`TrialFailed` with one line saying why; Optuna
 marks it failed and the study goes on. Ctrl-C or SIGTERM marks the trial interrupted.
+
+A study of a KerasTuner hypermodel takes the same steps: ``sample`` decides the training
+settings and records the hypermodel, and the network's hyperparameters are suggested as the
+hypermodel builds, inside ``train`` (:class:`~ressearch.search.hypermodel.HypermodelTrial`). A
+hypermodel that does not fit its study raises :class:`HypermodelError`, which fails the trial and
+stops the run, since every trial would fail alike.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from ressearch.config.architecture import ArchitectureConfig
+from ressearch.config.hypermodel import HypermodelConfig
+from ressearch.config.space import ArchitectureSpace
 from ressearch.config.study import StudyDefinition
 from ressearch.config.training import TrainConfig
 from ressearch.data.dataset import Dataset
-from ressearch.errors import ConfigError, TrialFailed
+from ressearch.errors import ConfigError, HypermodelError, TrialFailed
 from ressearch.redact import redact
 from ressearch.runtime import resident_mb
 from ressearch.search.record import TrialRecord
@@ -42,6 +50,7 @@ from ressearch.storage.urls import heartbeat_interval
 if TYPE_CHECKING:
     import keras
 
+    from ressearch.arch.hypermodel import LoadedHypermodel
     from ressearch.training.callbacks import CurveRecorder
     from ressearch.training.fit import TrialResult
     from ressearch.training.speed import Runtime
@@ -61,12 +70,17 @@ def checkpoint_folder(artifacts: Path, study_name: str, chain: int) -> Path:
 
 @dataclass(frozen=True)
 class SampledTrial:
-    """What one trial will train: its network, its training settings and its seed."""
+    """What one trial will train: its network, its training settings and its seed.
 
-    architecture: ArchitectureConfig
+    The network is an architecture, or (in a hypermodel study) the hypermodel that builds it
+    with the hyperparameters the trial suggests as it builds.
+    """
+
+    architecture: ArchitectureConfig | None
     train: TrainConfig
     seed: int
     chain: int  # the first trial of its retry chain (its own number if it is no retry)
+    hypermodel: HypermodelConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,7 @@ class Objective:
         self.worker = worker_name()
         self.worker_started = process_start_time(os.getpid())
         self._runtime: Runtime | None = None
+        self._hypermodel: LoadedHypermodel | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -122,16 +137,34 @@ class Objective:
             self._runtime = resolve_runtime(self.definition.runtime)
         return self._runtime
 
+    @property
+    def hypermodel(self) -> LoadedHypermodel | None:
+        """The study's KerasTuner hypermodel, imported and made for the data once per process;
+        None for a study of ressearch's architectures."""
+        space = self.definition.hypermodel
+        if space is not None and self._hypermodel is None:
+            from ressearch.search.hypermodel import check_hypermodel
+
+            self._hypermodel = check_hypermodel(space, self.dataset)
+        return self._hypermodel
+
     def sample(self, trial: optuna.Trial) -> SampledTrial:
         """The trial's architecture, training settings and seed; recorded before training starts.
+
+        In a hypermodel study, the hypermodel is recorded instead of an architecture: the
+        network's hyperparameters are suggested as it builds (see :meth:`train`).
 
         Raises:
             TrialFailed: the sampled combination is impossible (it fails this trial alone).
         """
+        if self.hypermodel is not None:
+            return self._sample_for_hypermodel(trial, self.hypermodel.config)
+        space = self.definition.space
+        assert isinstance(space, ArchitectureSpace)  # a study without a hypermodel samples one
         try:
             architecture = sample(
                 trial,
-                self.definition.space,
+                space,
                 input_shape=self.dataset.input_shape,
                 outputs=self.dataset.outputs,
                 head="regression" if self.dataset.task == "regression" else "classification",
@@ -147,6 +180,23 @@ class Objective:
         sampled = SampledTrial(architecture, train, self.definition.settings.seed + chain, chain)
         TrialRecord.started(
             architecture=architecture.to_dict(),
+            train=train.to_dict(),
+            seed=sampled.seed,
+            worker=self.worker,
+            worker_started=self.worker_started,
+            devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+        ).write(trial)
+        return sampled
+
+    def _sample_for_hypermodel(self, trial: optuna.Trial, network: HypermodelConfig) -> SampledTrial:
+        try:
+            train = sample_train(trial, self.definition.train)
+        except ConfigError as error:
+            raise TrialFailed(f"sampled impossible training settings: {error}") from None
+        chain = chain_number(trial.study._storage.get_trial(trial._trial_id))
+        sampled = SampledTrial(None, train, self.definition.settings.seed + chain, chain, hypermodel=network)
+        TrialRecord.started(
+            hypermodel=network.to_dict(),
             train=train.to_dict(),
             seed=sampled.seed,
             worker=self.worker,
@@ -171,6 +221,10 @@ class Objective:
 
         callbacks: list[keras.callbacks.Callback] = []
         monitor = self.definition.settings.objective_metrics[0]
+        if sampled is not None and sampled.hypermodel is not None:  # it compiles with metrics of its own
+            from ressearch.search.hypermodel import metric_check
+
+            callbacks.append(metric_check(self.definition.settings.objective_metrics))
         if self.reports_epochs and self.definition.settings.uses_pruning:
             from optuna_integration import KerasPruningCallback
 
@@ -239,16 +293,34 @@ class Objective:
     ) -> tuple[TrialResult, str]:
         """Train the sampled network (continuing its checkpoint) and store the model as an artifact.
 
+        A hypermodel's network is built by the hypermodel, the trial suggesting its
+        hyperparameters, and fitted by its own ``fit`` where it defines one.
+
         Returns:
             The training result and the model's artifact id.
         """
-        from ressearch.training.fit import train_trial
+        from ressearch.training.fit import Builder, Fitter, train_trial
 
+        network: ArchitectureConfig | Builder
+        fit: Fitter | None = None
+        if sampled.architecture is not None:
+            network = sampled.architecture
+        else:
+            from ressearch.search.hypermodel import HypermodelTrial
+
+            loaded = self.hypermodel
+            space = self.definition.hypermodel
+            assert loaded is not None and space is not None  # a hypermodel study samples none
+            built = HypermodelTrial(
+                loaded, trial, fixed=space.fixed, space=self.definition.train, train=sampled.train
+            )
+            network = built.build
+            fit = built.fit if built.own_fit else None
         with tempfile.TemporaryDirectory(prefix="ressearch-trial-") as folder:
             model_path = Path(folder) / "model.keras"
             try:
                 result = train_trial(
-                    sampled.architecture,
+                    network,
                     sampled.train,
                     self.dataset,
                     seed=sampled.seed,
@@ -259,7 +331,10 @@ class Objective:
                     checkpoint=self.checkpoint(sampled),
                     latency="latency" in self.definition.settings.objective_metrics,
                     runtime=self.runtime,
+                    fit=fit,
                 )
+            except HypermodelError:
+                raise  # the study and its hypermodel disagree: every trial would fail alike
             except ConfigError as error:
                 raise TrialFailed(f"cannot train this trial's config: {error}") from None
             start = time.perf_counter()
@@ -307,7 +382,7 @@ class Objective:
             result, artifact_id = self.train(trial, sampled, recorder)
             result.seconds = {"sample": sampling, **result.seconds}
             values = self.record(trial, result, artifact_id)
-        except TrialFailed as error:
+        except (TrialFailed, HypermodelError) as error:
             TrialRecord(fail_reason=redact(str(error)), curve=recorder.curve).write(trial)
             self._clear_checkpoint(sampled)
             raise

@@ -1,7 +1,8 @@
 """What ressearch stores in Optuna, in one place: :class:`TrialRecord` and :class:`StudyMeta`.
 
 A trial's record is a set of Optuna user attributes (the names optuna-dashboard shows: its
-architecture and training config, seed, worker, model artifact, parameter count, measured
+architecture, or the KerasTuner hypermodel and hyperparameter values that built its network, and
+its training config, seed, worker, model artifact, parameter count, measured
 metrics, learning curve, ...); a study's metadata is one user attribute, ``ressearch``, holding
 the validated study file, the artifact folder and the data summary. This module is the only
 code that reads or writes them. Both are versioned: a record or metadata written by a newer
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 __all__ = [
+    "HYPERMODEL_RECORD_VERSION",
     "INTERRUPTED_REASON",
     "RETRIED_REASON",
     "RECORD_VERSION",
@@ -34,7 +36,10 @@ __all__ = [
     "TrialRecord",
 ]
 
-RECORD_VERSION = 1
+RECORD_VERSION = 1  # the record of a trial of ressearch's architectures
+# A trial of a KerasTuner hypermodel records `hypermodel` instead of `architecture`: a ressearch
+# from before the bridge would misread it, so it carries a version that ressearch refuses.
+HYPERMODEL_RECORD_VERSION = 2
 STUDY_META_VERSION = 1
 STUDY_ATTR = "ressearch"
 INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM); not counted: requeued, the next run continues it"
@@ -59,6 +64,9 @@ class TrialRecord:
 
     version: int | None = None  # written once, when the trial starts
     architecture: dict[str, Any] | None = None
+    # A hypermodel's network instead of an architecture: HypermodelConfig's dict, its
+    # hyperparameter values added once the hypermodel has built the model.
+    hypermodel: dict[str, Any] | None = None
     train: dict[str, Any] | None = None
     seed: int | None = None
     worker: str | None = None  # host:pid, for studies run by several workers
@@ -88,10 +96,10 @@ class TrialRecord:
     def from_attrs(cls, attrs: dict[str, Any]) -> TrialRecord:
         """Read a record from user attributes; keys of other tools are ignored."""
         version = attrs.get(_VERSION_KEY)
-        if isinstance(version, int) and version > RECORD_VERSION:
+        if isinstance(version, int) and version > HYPERMODEL_RECORD_VERSION:
             raise ConfigError(
-                f"trial record version {version} is newer than this ressearch reads ({RECORD_VERSION}); "
-                "upgrade ressearch"
+                f"trial record version {version} is newer than this ressearch reads "
+                f"({HYPERMODEL_RECORD_VERSION}); upgrade ressearch"
             )
         return cls(**{item.name: attrs.get(_key(item.name)) for item in fields(cls)})
 
@@ -127,17 +135,20 @@ class TrialRecord:
     def started(
         cls,
         *,
-        architecture: dict[str, Any],
+        architecture: dict[str, Any] | None = None,
+        hypermodel: dict[str, Any] | None = None,
         train: dict[str, Any],
         seed: int,
         worker: str,
         worker_started: float | None = None,
         devices: str | None = None,
     ) -> TrialRecord:
-        """What a trial records before it trains, so a running trial shows its network."""
+        """What a trial records before it trains, so a running trial shows its network (or the
+        hypermodel that will build it)."""
         return cls(
-            version=RECORD_VERSION,
+            version=RECORD_VERSION if hypermodel is None else HYPERMODEL_RECORD_VERSION,
             architecture=architecture,
+            hypermodel=hypermodel,
             train=train,
             seed=seed,
             worker=worker,
@@ -160,16 +171,20 @@ class TrialRecord:
         return bool(self.interrupted)
 
     def describe_network(self) -> str | None:
-        """The recorded network in one line (:meth:`ArchitectureConfig.describe`); None if the
-        trial recorded none (it failed before sampling) or one this version cannot read."""
-        if self.architecture is None:
-            return None
+        """The recorded network in one line (:meth:`ArchitectureConfig.describe`, or a hypermodel's
+        :meth:`HypermodelConfig.describe`); None if the trial recorded none (it failed before
+        sampling) or one this version cannot read."""
         from ressearch.config.architecture import ArchitectureConfig
+        from ressearch.config.hypermodel import HypermodelConfig
 
         try:
-            return ArchitectureConfig.from_dict(self.architecture).describe()
+            if self.architecture is not None:
+                return ArchitectureConfig.from_dict(self.architecture).describe()
+            if self.hypermodel is not None:
+                return HypermodelConfig.from_dict(self.hypermodel).describe()
         except ConfigError:
             return None
+        return None
 
 
 def _key(name: str) -> str:

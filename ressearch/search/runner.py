@@ -21,6 +21,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from ressearch.config.space import ArchitectureSpace
 from ressearch.config.study import StudyDefinition
 from ressearch.data.dataset import Dataset, load_dataset
 from ressearch.errors import ConfigError, RessearchError, TrialFailed
@@ -268,14 +269,20 @@ def prepare(
 ) -> PreparedStudy:
     """Open the storage, load the data, and create the study or check that it can be resumed.
 
-    Bad data, a metric the task cannot measure, a study that cannot be resumed with this file or
-    a warm start the spaces cannot express (or that finds no free slot) raise before anything is
-    written. The definition's warm starts not queued yet are enqueued (see
-    :mod:`ressearch.search.warmstart`). ``worker_index`` (one of several workers) gives the
-    sampler a seed stream of its own, reproducible from the study seed and that index, so
-    workers started together do not repeat each other's samples.
+    Bad data, a metric the task cannot measure, a hypermodel that cannot be imported or made
+    for the data, a study that cannot be resumed with this file or a warm start the spaces cannot
+    express (or that finds no free slot) raise before anything is written. The definition's
+    warm starts not queued yet are enqueued (see :mod:`ressearch.search.warmstart`).
+    ``worker_index`` (one of several workers) gives the sampler a seed stream of its own,
+    reproducible from the study seed and that index, so workers started together do not repeat
+    each other's samples.
     """
     settings = definition.settings
+    if definition.hypermodel is not None and definition.warm_start:
+        raise ConfigError(
+            f"{definition.warm_start[0].label}: warm starts are ressearch architectures, and this study's "
+            "space is a KerasTuner hypermodel; drop warm_start (and --enqueue)"
+        )
     url = resolve_storage_url(storage)
     # A server is checked before the data loads; an SQLite file is created only once the data is
     # known to be good, so a bad dataset leaves no database behind.
@@ -289,21 +296,27 @@ def prepare(
     from ressearch.training.compile import check_task
 
     check_task(settings.objective_metrics, dataset, label_smoothing="label_smoothing" in definition.train)
+    if definition.hypermodel is not None:  # its module, attribute and arguments, before any database
+        from ressearch.search.hypermodel import check_hypermodel
+
+        check_hypermodel(definition.hypermodel, dataset)
     if backend is None and any(entry.kind == "study" for entry in definition.warm_start):
         # Other studies are read from the storage: an SQLite file is opened only if it exists.
         backend = connect() if sqlite_file(url).exists() else None
-    seeds = resolve_warm_starts(
-        definition.warm_start,
-        space=definition.space,
-        train_space=definition.train,
-        input_shape=dataset.input_shape,
-        outputs=dataset.outputs,
-        head="regression" if dataset.task == "regression" else "classification",
-        output_scale=dataset.target_scale,
-        storage=backend,
-        study_name=settings.name,
-        grid=settings.sampler == "grid",
-    )
+    seeds: list[Seed] = []
+    if isinstance(definition.space, ArchitectureSpace):  # a hypermodel study has none (above)
+        seeds = resolve_warm_starts(
+            definition.warm_start,
+            space=definition.space,
+            train_space=definition.train,
+            input_shape=dataset.input_shape,
+            outputs=dataset.outputs,
+            head="regression" if dataset.task == "regression" else "classification",
+            output_scale=dataset.target_scale,
+            storage=backend,
+            study_name=settings.name,
+            grid=settings.sampler == "grid",
+        )
     new_warm_starts(seeds, [], settings.n_trials)  # more than n_trials: fail before a database exists
     backend = backend or connect()
     created = settings.name not in study_names(backend)

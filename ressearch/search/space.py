@@ -1,4 +1,5 @@
-"""Sampling: the only code that calls ``trial.suggest_*``.
+"""Sampling: with the KerasTuner adapter (:mod:`ressearch.search.hypermodel`), the only code that
+calls ``trial.suggest_*``.
 
 :func:`sample` turns a trial into an :class:`ArchitectureConfig`, :func:`sample_train` into a
 :class:`TrainConfig`. Which keys are sampled follows the config fields' ``Search`` markers and the

@@ -112,7 +112,44 @@ def compile_model(
     )
 
 
-def targets(dataset: Dataset, y: np.ndarray) -> np.ndarray:
-    if task_kind(dataset) == "binary":
+def _loss_name(loss: Any) -> str | None:
+    """The name of a compiled loss (a string, a ``keras.losses.Loss`` or a function), lower case."""
+    if isinstance(loss, str):
+        return loss.lower()
+    name = getattr(loss, "name", None) or getattr(loss, "__name__", None)
+    return name.lower() if isinstance(name, str) else None
+
+
+def targets(dataset: Dataset | None, y: np.ndarray, model: keras.Model | None = None) -> np.ndarray:
+    """The targets ``fit`` and ``evaluate`` get for the labels ``y`` (class indices or values).
+
+    For ``model``, as its compiled loss wants them: one-hot rows for a categorical loss (and for
+    binary crossentropy over several units), class indices for a sparse one, a float column for
+    binary crossentropy over one unit; without a model, or for another loss, as ressearch
+    compiles for the task (a float column for binary tasks, else ``y`` as it is).
+
+    Example:
+        >>> import numpy as np
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+        >>> model.compile(loss="categorical_crossentropy")
+        >>> targets(None, np.array([2, 0]), model)
+        array([[0., 0., 1.],
+               [1., 0., 0.]], dtype=float32)
+
+    Raises:
+        ConfigError: the model is compiled with several losses (a study trains one output).
+    """
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, list | tuple | dict):
+        raise ConfigError("the model is compiled with several losses; a study trains one output")
+    name = (_loss_name(loss) if loss is not None else None) or ""
+    if "sparse" in name:
+        return y
+    if model is not None and ("categorical" in name or "binary" in name):
+        units = int(model.outputs[0].shape[-1])
+        if units > 1:
+            return keras.utils.to_categorical(y, num_classes=units).astype("float32")
+        return y.astype("float32").reshape(-1, 1)
+    if dataset is not None and task_kind(dataset) == "binary":
         return y.astype("float32").reshape(-1, 1)
     return y

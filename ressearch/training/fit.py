@@ -1,7 +1,10 @@
-"""Compile and fit one trial's model; measure what the study optimises.
+"""Build, compile and fit one trial's model; measure what the study optimises.
 
-Knows Keras and the dataset, not Optuna or the storage: pruning arrives as an ordinary Keras
-callback from the study layer. A trial that goes wrong (NaN loss, out of memory, a model over
+The network is an :class:`ArchitectureConfig` (built by :func:`build_model`) or a builder, a
+callable that returns a Keras model, compiled or not (a KerasTuner hypermodel's ``build(hp)``
+from the study layer): everything after the build is the same for both. Knows Keras and the
+dataset, not Optuna or the storage: pruning arrives as an ordinary Keras callback from the
+study layer. A trial that goes wrong (NaN loss, out of memory, a model over
 the size limit) raises :class:`TrialFailed` with one line saying why; the study goes on.
 """
 
@@ -9,9 +12,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -26,7 +30,10 @@ from ressearch.training.compile import compile_model, targets
 from ressearch.training.measure import evaluate, measure_latency
 from ressearch.training.speed import Runtime
 
-__all__ = ["TrialResult", "final_metrics", "train_trial"]
+__all__ = ["Builder", "Fitter", "TrialResult", "final_metrics", "train_trial"]
+
+Builder = Callable[[], keras.Model]  # builds a trial's model (compiled or not) when called
+Fitter = Callable[..., Any]  # fit(model, x, y, **fit_arguments), as `model.fit` takes them
 
 
 @dataclass
@@ -41,8 +48,12 @@ class TrialResult:
     seconds: dict[str, float]  # where the trial's time went: build, compile, fit, measure, save
 
 
+def _fit(model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+    return model.fit(*args, **kwargs)
+
+
 def train_trial(
-    architecture: ArchitectureConfig,
+    network: ArchitectureConfig | Builder,
     train: TrainConfig,
     dataset: Dataset,
     *,
@@ -54,9 +65,16 @@ def train_trial(
     checkpoint: Path | None = None,
     latency: bool = False,
     runtime: Runtime | None = None,
+    fit: Fitter | None = None,
     verbose: int = 0,
 ) -> TrialResult:
     """Build, compile and fit one trial; its validation metrics are those of the model it ends with.
+
+    ``network`` is an architecture config, or a builder that returns a model: one it returns
+    compiled keeps its compile (its loss decides the targets' form: one-hot rows for a
+    categorical loss), one it returns uncompiled is compiled from ``train`` like an
+    architecture's. ``fit`` replaces ``model.fit`` (called as ``fit(model, x, y, **arguments)``,
+    callbacks among the arguments), for a KerasTuner hypermodel that defines its own.
 
     The recorded metrics are those of the model as saved to ``save_to`` (the best epoch's
     weights when early stopping restores them), so an exported model scores what was recorded.
@@ -89,14 +107,17 @@ def train_trial(
     runtime = runtime or Runtime()
     runtime.apply_precision()
     try:
-        model = build_model(architecture)
+        model = build_model(network) if isinstance(network, ArchitectureConfig) else network()
     finally:
         keras.mixed_precision.set_dtype_policy("float32")  # only this trial's model is mixed
     params = model.count_params()
     if max_params is not None and params > max_params:
         raise TrialFailed(f"the model has {params:,} parameters, above study.max_params={max_params:,}")
     lap("build")
-    compile_model(model, train, dataset, **runtime.compile_options())
+    if model.compiled:  # a builder's model, compiled as its author chose
+        runtime.apply_to_compiled(model)
+    else:
+        compile_model(model, train, dataset, **runtime.compile_options())
     recorder = recorder or CurveRecorder()
     all_callbacks: list[keras.callbacks.Callback] = [recorder]
     initial_epoch = 0
@@ -117,13 +138,14 @@ def train_trial(
     lap("compile")
     start = time.perf_counter()
     x, y, feeding = runtime.fit_inputs(
-        dataset.x_train, targets(dataset, dataset.y_train), batch_size=train.batch_size, seed=seed
+        dataset.x_train, targets(dataset, dataset.y_train, model), batch_size=train.batch_size, seed=seed
     )
     try:
-        model.fit(
+        (fit or _fit)(
+            model,
             x,
             y,
-            validation_data=(dataset.x_val, targets(dataset, dataset.y_val)),
+            validation_data=(dataset.x_val, targets(dataset, dataset.y_val, model)),
             validation_batch_size=train.batch_size,
             epochs=train.epochs,
             initial_epoch=initial_epoch,

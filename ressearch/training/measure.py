@@ -16,7 +16,11 @@ __all__ = ["evaluate", "measure_latency"]
 def evaluate(model: keras.Model, dataset: Dataset, *, batch_size: int = 256) -> dict[str, float]:
     """The validation metrics of ``model`` on ``dataset``'s validation split, named as in studies."""
     logs = model.evaluate(
-        dataset.x_val, targets(dataset, dataset.y_val), batch_size=batch_size, verbose=0, return_dict=True
+        dataset.x_val,
+        targets(dataset, dataset.y_val, model),
+        batch_size=batch_size,
+        verbose=0,
+        return_dict=True,
     )
     return {f"val_{name}": float(value) for name, value in logs.items()}
 

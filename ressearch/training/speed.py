@@ -69,6 +69,12 @@ class Runtime:
     def compile_options(self) -> dict[str, Any]:
         return {"jit_compile": self.jit_compile, "steps_per_execution": self.steps_per_execution}
 
+    def apply_to_compiled(self, model: keras.Model) -> None:
+        """XLA and steps per execution for a model compiled elsewhere (a KerasTuner hypermodel
+        compiles its own): Keras reads both when ``fit`` first builds its train step."""
+        model.jit_compile = self.jit_compile
+        model.steps_per_execution = self.steps_per_execution
+
     def fit_inputs(
         self, x: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int
     ) -> tuple[Any, Any, dict[str, Any]]:

@@ -116,6 +116,20 @@ class Setup:
         """``ressearch run`` of a study built from ``sections``: fails before the database exists."""
         return Case(self.run(self.study(**sections)), says, absent=[self.db])
 
+    def hypermodel_case(self, space: dict[str, Any], says: list[str], module: str | None = None) -> Case:
+        """``ressearch run`` of a study whose space names a hypermodel (``module``: its source,
+        written beside the study file under a fresh name, ``MODULE`` in ``space``)."""
+        name = f"hm_{uuid.uuid4().hex[:8]}"  # Python caches modules by name
+        if module is not None:
+            self.write(f"{name}.py", module)
+        data = tiny_study("bad-input")
+        data["space"] = {
+            key: value.replace("MODULE", name) if isinstance(value, str) else value
+            for key, value in space.items()
+        }
+        path = self.write("study.yaml", yaml.safe_dump(data, sort_keys=False))
+        return Case(self.run(path), says, absent=[self.db])
+
     def csv_study(self, frame: pd.DataFrame | str, says: list[str], **data: Any) -> Case:
         path = self.folder / "data.csv"
         if isinstance(frame, str):
@@ -206,6 +220,77 @@ CASES_STUDY = {
     "enqueue-missing-file": lambda s: Case(
         s.run(s.study(), "--enqueue", "gone/config.json"),
         ["--enqueue", "no such file gone/config.json"],
+        absent=[s.db],
+    ),
+}
+
+# --- KerasTuner hypermodels (space: {hypermodel: module:callable}) --------------------------------
+
+HYPERMODELS = """
+import keras_tuner
+answer = 42
+def build(hp, input_shape, classes):
+    raise AssertionError("never built: the study fails before")
+def factory():
+    return "not a hypermodel"
+"""
+
+CASES_HYPERMODEL = {
+    "hypermodel-not-module-colon-attribute": lambda s: s.hypermodel_case(
+        {"hypermodel": "HyperResNet"}, ["space.hypermodel", "'module:attribute'", "'HyperResNet'"]
+    ),
+    "hypermodel-no-such-module": lambda s: s.hypermodel_case(
+        {"hypermodel": "MODULE:build"}, ["space.hypermodel", "no module 'hm_", "put hm_"]
+    ),
+    "hypermodel-module-fails-to-import": lambda s: s.hypermodel_case(
+        {"hypermodel": "MODULE:build"}, ["space.hypermodel", "importing", "ZeroDivisionError"], "1 / 0\n"
+    ),
+    "hypermodel-no-such-attribute": lambda s: s.hypermodel_case(
+        {"hypermodel": "MODULE:biuld"},
+        ["space.hypermodel", "no attribute 'biuld'", "did you mean 'build'"],
+        HYPERMODELS,
+    ),
+    "hypermodel-not-a-hypermodel": lambda s: s.hypermodel_case(
+        {"hypermodel": "MODULE:answer"}, ["space.hypermodel", "of type int", "build(hp)"], HYPERMODELS
+    ),
+    "hypermodel-factory-returns-no-hypermodel": lambda s: s.hypermodel_case(
+        {"hypermodel": "MODULE:factory"}, ["space.hypermodel", "returned a value of type str"], HYPERMODELS
+    ),
+    "hypermodel-unknown-argument": lambda s: s.hypermodel_case(
+        {"hypermodel": "MODULE:build", "arguments": {"depth": 3}},
+        ["space.arguments.depth", "takes no argument 'depth'", "input_shape, classes"],
+        HYPERMODELS,
+    ),
+    "hypermodel-argument-the-data-decides": lambda s: s.hypermodel_case(
+        {"hypermodel": "MODULE:build", "arguments": {"classes": 3}},
+        ["space.arguments.classes", "from the data", "remove it"],
+        HYPERMODELS,
+    ),
+    "hypermodel-constructor-refuses-arguments": lambda s: s.hypermodel_case(
+        {"hypermodel": "keras_tuner.applications:HyperResNet", "arguments": {"depth": 50}},
+        ["space.arguments", "HyperResNet", "depth"],
+    ),
+    "hypermodel-other-space-key": lambda s: s.hypermodel_case(
+        {"hypermodel": "keras_tuner.applications:HyperResNet", "depth": 3},
+        ["space.depth", "hypermodel, arguments, module_dir, fixed", "fixed: {depth: VALUE}"],
+    ),
+    "hypermodel-fixed-not-a-value": lambda s: s.hypermodel_case(
+        {"hypermodel": "keras_tuner.applications:HyperResNet", "fixed": {"conv4_depth": [6, 23]}},
+        ["space.fixed", "conv4_depth", "hp.Fixed"],
+    ),
+    "hypermodel-with-grid-sampler": lambda s: Case(
+        s.run(
+            s.write(
+                "study.yaml",
+                yaml.safe_dump(
+                    {
+                        **tiny_study("bad-input", study={"sampler": "grid"}),
+                        "space": {"hypermodel": "keras_tuner.applications:HyperResNet"},
+                    }
+                ),
+            )
+        ),
+        ["study.sampler", "grid", "hypermodel"],
         absent=[s.db],
     ),
 }
@@ -426,7 +511,7 @@ CASES_COMMANDS = {
     "predict-unreadable-file": predict_unreadable,
 }
 
-CASES = {**CASES_STUDY, **CASES_DATA, **CASES_STORAGE, **CASES_COMMANDS}
+CASES = {**CASES_STUDY, **CASES_HYPERMODEL, **CASES_DATA, **CASES_STORAGE, **CASES_COMMANDS}
 
 
 def _params() -> list[Any]:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ressearch import StudyFileError
-from ressearch.config import load_study_file
+from ressearch.config import load_study_file, parse_study
 from tests.helpers import tiny_study
 
 STUDIES = sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.yaml"))
@@ -33,6 +33,20 @@ def test_relative_data_paths_resolve_against_the_study_file(write_study, tmp_pat
     study["data"] = {"source": "csv:data/rows.csv", "target": "y"}
     definition = load_study_file(write_study(study))
     assert definition.data.source == f"csv:{tmp_path / 'data' / 'rows.csv'}"
+
+
+def test_a_hypermodel_space_finds_its_module_beside_the_study_file_and_round_trips(write_study, tmp_path):
+    study = tiny_study("hypermodel")
+    study["space"] = {"hypermodel": "mymodels:build", "arguments": {"width": 4}, "fixed": {"depth": 2}}
+    definition = load_study_file(write_study(study))
+    space = definition.hypermodel
+    assert space is not None and definition.space is space
+    assert (space.module, space.attribute, space.module_dir) == ("mymodels", "build", str(tmp_path))
+    assert space.arguments == {"width": 4} and space.fixed == {"depth": 2}
+    # Stored with the study (module_dir absolute), it reads back the same from anywhere.
+    assert parse_study(definition.to_dict()).space == space
+    study["space"]["module_dir"] = "models"
+    assert load_study_file(write_study(study)).space.module_dir == str(tmp_path / "models")
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 from ressearch import ConfigError
 from ressearch.config import parse_study
 from ressearch.search.record import (
+    HYPERMODEL_RECORD_VERSION,
     INTERRUPTED_REASON,
     RECORD_VERSION,
     RETRIED_REASON,
@@ -56,6 +57,7 @@ def test_trial_record_round_trips_through_attrs():
     # The version is stored under the name the dashboard shows; None fields are left out.
     assert attrs["record_version"] == RECORD_VERSION and "version" not in attrs
     assert set(attrs) == {_name(item.name) for item in fields(TrialRecord)} - {
+        "hypermodel",  # a trial of ressearch's architectures has none
         "fail_reason",
         "interrupted",
         "surplus",
@@ -79,11 +81,14 @@ def test_interruption_and_a_vanished_worker_mark_the_trial():
     assert TrialRecord.from_attrs(TrialRecord.vanished().to_attrs()).fail_reason == RETRIED_REASON
 
 
+NEWER = HYPERMODEL_RECORD_VERSION + 1  # the newest version this ressearch reads, plus one
+
+
 def test_a_record_from_a_newer_ressearch_is_refused():
     with pytest.raises(ConfigError) as raised:
-        TrialRecord.from_attrs({**FULL.to_attrs(), "record_version": RECORD_VERSION + 1})
+        TrialRecord.from_attrs({**FULL.to_attrs(), "record_version": NEWER})
     assert one_line(raised.value) == (
-        f"trial record version {RECORD_VERSION + 1} is newer than this ressearch reads ({RECORD_VERSION}); "
+        f"trial record version {NEWER} is newer than this ressearch reads ({HYPERMODEL_RECORD_VERSION}); "
         "upgrade ressearch"
     )
 
@@ -113,7 +118,7 @@ def test_trial_records_round_trip_through_a_storage(storage_url, unique_name):
     ).write(trial)
     study.tell(trial, 0.75)
     newer = study.ask()
-    TrialRecord(version=RECORD_VERSION + 1).write_to_storage(storage, newer._trial_id)
+    TrialRecord(version=NEWER).write_to_storage(storage, newer._trial_id)
     study.tell(newer, state=TrialState.FAIL)
     plain = study.ask()
     study.tell(plain, 0.1)
@@ -121,7 +126,7 @@ def test_trial_records_round_trip_through_a_storage(storage_url, unique_name):
     stored = optuna.load_study(study_name=unique_name, storage=open_storage(storage_url, heartbeat=False))
     first, second, third = stored.trials
     assert TrialRecord.from_trial(first) == FULL
-    with pytest.raises(ConfigError, match=f"trial record version {RECORD_VERSION + 1} is newer"):
+    with pytest.raises(ConfigError, match=f"trial record version {NEWER} is newer"):
         TrialRecord.from_trial(second)
     assert TrialRecord.from_trial(third) == TrialRecord()
 

@@ -77,3 +77,28 @@ def test_metrics_must_fit_the_task(digits):
     with pytest.raises(ConfigError, match="val_auc cannot be measured on a multiclass task"):
         check_task(["val_auc"], digits)
     check_task(["val_accuracy", "model_params", "latency"], digits)
+
+
+def test_a_builder_model_keeps_its_compile_and_its_own_fit_trains_it(digits, tmp_path):
+    """A network given as a builder that compiles (as a KerasTuner hypermodel does): its
+    categorical loss gets one-hot targets, and a given ``fit`` is what trains it."""
+    import keras
+
+    def builder() -> keras.Model:
+        model = keras.Sequential(
+            [keras.Input(digits.input_shape), keras.layers.Dense(10, activation="softmax")]
+        )
+        model.compile(keras.optimizers.Adam(0.02), "categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    calls = []
+
+    def fit(model, x, y, **kwargs):
+        calls.append((y.shape, sorted(kwargs)))
+        return model.fit(x, y, **kwargs)
+
+    train = TrainConfig(epochs=2, batch_size=32, optimizer="rmsprop")  # the builder's compile stays
+    result = train_trial(builder, train, digits, seed=0, fit=fit, save_to=tmp_path / "m.keras")
+    assert calls[0][0] == (len(digits.x_train), 10) and "callbacks" in calls[0][1]
+    assert len(result.curve["val_accuracy"]) == 2 and result.metrics["val_accuracy"] > 0.5
+    assert type(keras.models.load_model(tmp_path / "m.keras").optimizer).__name__ == "Adam"

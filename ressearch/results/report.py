@@ -598,10 +598,79 @@ def intermediate_section(context: ReportContext) -> Section | None:
     return Section("intermediate", title, body=body, plots=(plot,))
 
 
+def _plus_minus(mean: float | None, std: float | None, *, signed: bool = False) -> str:
+    if mean is None:
+        return "-"
+    text = f"{mean:+.4f}" if signed else f"{mean:.4f}"
+    return text if std is None else f"{text} ± {std:.4f}"
+
+
+def ablation_section(context: ReportContext) -> Section | None:
+    """What ``ressearch ablate`` stored: the found network against its plain twin and the other
+    block types, retrained over the same seeds, and their learning curves side by side."""
+    if context.meta is None:
+        return None
+    import tempfile
+
+    from ressearch.errors import RessearchError
+    from ressearch.results.ablation import download_ablation_plot, load_ablation
+
+    title = "Did the shortcuts matter? (ablation)"
+    try:
+        result = load_ablation(context.study)
+    except RessearchError as error:
+        return Section("ablation", title, body=f"<p>{html.escape(str(error))}</p>")
+    if result is None:
+        name = html.escape(context.study.study_name)
+        hint = f"<p>No ablation yet: <code>ressearch ablate {name}</code> retrains the best network, its "
+        return Section("ablation", title, body=hint + "plain twin and the other block types.</p>")
+    headers = ("variant", "network", "parameters", "mean ± std", "Δ vs found ± std", "p", "n")
+    rows = []
+    for variant in result.variants:
+        if variant.skipped:
+            cells = [variant.name, f"skipped: {variant.skipped}", "-", "-", "-", "-", "0"]
+        else:
+            paired = variant.paired
+            delta = "-" if paired is None else _plus_minus(paired.mean, paired.std, signed=True)
+            if paired is not None and paired.verdict:
+                delta += f" {paired.verdict}"
+            p_value = "-" if paired is None or paired.p_value is None else f"{paired.p_value:.3g}"
+            cells = [
+                variant.name,
+                variant.description or "-",
+                _number(variant.model_params),
+                _plus_minus(variant.spread.mean, variant.spread.std),
+                delta,
+                p_value,
+                str(variant.spread.n),
+            ]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
+    head = "".join(f"<th>{html.escape(header)}</th>" for header in headers)
+    intro = (
+        f"<p>{html.escape(result.metric)} ({html.escape(result.direction)}) of trial {result.trial} "
+        f"retrained over {len(result.seeds)} seeds of {result.epochs} epochs; Δ is variant - found seed "
+        f"by seed, p a paired t-test's. Stored {html.escape(result.created)}.</p>"
+    )
+    table = f'<table class="trials"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    with tempfile.TemporaryDirectory(prefix="ressearch-report-") as folder:
+        try:
+            path = download_ablation_plot(context.study, Path(folder) / "ablation.png")
+        except RessearchError as error:
+            plot = _left_out("ablation_curves", "Learning curves by variant", str(error))
+        else:
+            plot = (
+                Plot("ablation_curves", "Learning curves by variant", png=path.read_bytes())
+                if path is not None
+                else _left_out("ablation_curves", "Learning curves by variant", "the ablation stored no plot")
+            )
+    return Section("ablation", title, body=intro + table, plots=(plot,))
+
+
 SECTIONS: tuple[SectionBuilder, ...] = (
     study_section,
     data_section,
     architectures_section,
+    ablation_section,
     history_section,
     pareto_section,
     curves_section,
@@ -609,7 +678,7 @@ SECTIONS: tuple[SectionBuilder, ...] = (
     parallel_section,
     intermediate_section,
 )
-"""The page's sections in order. Add a section (the ablation, say) by adding its function here."""
+"""The page's sections in order. Add a section by adding its function here."""
 
 
 # --- the page --------------------------------------------------------------------------------

@@ -416,6 +416,26 @@ def test_the_learning_curves_are_a_real_png_written_and_stored(ablated, tmp_path
 
 
 @pytest.mark.slow
+def test_the_report_shows_the_stored_ablation(ablated, tmp_path):
+    import html
+
+    from ressearch.results import write_report
+
+    report = write_report(ablated.name, tmp_path / "report", storage=ablated.storage)
+    page = (report.out / "index.html").read_text()
+    stored = load_ablation(load_study(ablated.name, ablated.storage))
+    assert stored is not None
+    section = page[page.index('id="ablation"') :]
+    for item in stored.variants:
+        assert f"<td>{item.name}</td><td>{html.escape(item.description or '-')}</td>" in section
+        assert f"{item.spread.mean:.4f} ± {item.spread.std:.4f}" in section
+    # The stored learning curves, byte for byte, beside the page and in it.
+    stored_png = download_ablation_plot(load_study(ablated.name, ablated.storage), tmp_path / "stored.png")
+    assert stored_png is not None
+    assert (report.out / "ablation_curves.png").read_bytes() == stored_png.read_bytes()
+
+
+@pytest.mark.slow
 def test_ctrl_c_stops_an_ablation_and_stores_nothing(ablated):
     study = load_study(ablated.name, ablated.storage)
     before = (study.user_attrs[ABLATION_ATTR], _files(ablated.artifacts))

@@ -267,6 +267,7 @@ def _run_workers(
         n_trials=n_trials,
         timeout=timeout,
         recycle_after=recycle_after,
+        outage_s=settings.outage_s,
         on_progress=on_progress,
         on_restart=on_restart,
     )
@@ -274,6 +275,10 @@ def _run_workers(
         result = supervisor.run()
     finally:
         bar.stop()
+    if result.error is not None and result.storage_unavailable:
+        from ressearch.errors import StorageUnavailable
+
+        raise StorageUnavailable(result.error)  # one line, exit 4
     if result.error is not None and result.user_error:
         from ressearch.errors import RessearchError
 
@@ -288,6 +293,8 @@ def _run_workers(
 
     from ressearch.storage.urls import open_storage
 
-    fresh = optuna.load_study(study_name=settings.name, storage=open_storage(storage, heartbeat=False))
+    fresh = optuna.load_study(
+        study_name=settings.name, storage=open_storage(storage, heartbeat=False, outage_s=settings.outage_s)
+    )
     prepared = dataclasses.replace(prepared, study=fresh)
     _print_summary(summarize(prepared, interrupted=result.interrupted, elapsed=time.monotonic() - started))

@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ressearch.config.study import StudyDefinition
 from ressearch.data.dataset import Dataset, load_dataset
-from ressearch.errors import ConfigError, RessearchError, TrialFailed
+from ressearch.errors import ConfigError, StorageUnavailable, TrialFailed
 from ressearch.redact import redact
 from ressearch.runtime import resident_mb, stop_signals
 from ressearch.search.objective import EpochEvent, Objective
@@ -40,8 +40,9 @@ from ressearch.search.retry import (
 )
 from ressearch.search.samplers import make_pruner, make_sampler
 from ressearch.storage.artifacts import artifact_dir_for
+from ressearch.storage.outages import is_outage, stop_waiting
 from ressearch.storage.studies import study_names
-from ressearch.storage.urls import is_sqlite, open_storage, resolve_storage_url
+from ressearch.storage.urls import creation_lock, is_sqlite, open_storage, resolve_storage_url
 
 __all__ = [
     "EpochEvent",
@@ -244,7 +245,9 @@ def prepare(
     retry = StaleTrialRetry(settings.max_retries)
 
     def connect() -> optuna.storages.BaseStorage:
-        return open_storage(url, grace_period=settings.grace_period, on_stale=retry)
+        return open_storage(
+            url, grace_period=settings.grace_period, outage_s=settings.outage_s, on_stale=retry
+        )
 
     backend = None if is_sqlite(url) else connect()
     dataset = load_dataset(definition.data, seed=settings.seed)
@@ -252,6 +255,40 @@ def prepare(
 
     check_task(settings.objective_metrics, dataset, label_smoothing="label_smoothing" in definition.train)
     backend = backend or connect()
+    # Processes started together: one creates the study, the others find it with its metadata.
+    with creation_lock(url):
+        study, created, previous_meta = _create_or_resume(definition, backend, worker_index)
+        if artifacts:
+            folder = Path(artifacts).resolve()
+        elif previous_meta is not None:
+            folder = Path(previous_meta.artifacts)
+        else:
+            folder = artifact_dir_for(url)
+        StudyMeta(
+            definition=definition.to_dict(),
+            artifacts=str(folder),
+            data=dataset.summary,
+            preprocessing=dataset.preprocessing,
+            class_names=list(dataset.class_names),
+        ).write(study)
+    reap_vanished_workers(study, retry)  # before counting: their retries are waiting to run
+    return PreparedStudy(
+        definition=definition,
+        study=study,
+        dataset=dataset,
+        storage=redact(url),
+        artifacts=folder,
+        created=created,
+        done_before=len(finished_trials(study)),
+        retry=retry,
+    )
+
+
+def _create_or_resume(
+    definition: StudyDefinition, backend: optuna.storages.BaseStorage, worker_index: int | None
+) -> tuple[optuna.Study, bool, StudyMeta | None]:
+    """The study, created or loaded (checked resumable); whether it was created; its metadata."""
+    settings = definition.settings
     created = settings.name not in study_names(backend)
     existing = 0
     previous_meta = None
@@ -274,32 +311,9 @@ def prepare(
         directions=list(settings.objective_directions),
         load_if_exists=True,
     )
-    if artifacts:
-        folder = Path(artifacts).resolve()
-    elif previous_meta is not None:
-        folder = Path(previous_meta.artifacts)
-    else:
-        folder = artifact_dir_for(url)
-    StudyMeta(
-        definition=definition.to_dict(),
-        artifacts=str(folder),
-        data=dataset.summary,
-        preprocessing=dataset.preprocessing,
-        class_names=list(dataset.class_names),
-    ).write(study)
     if created:
         study.set_metric_names(list(settings.objective_metrics))
-    reap_vanished_workers(study, retry)  # before counting: their retries are waiting to run
-    return PreparedStudy(
-        definition=definition,
-        study=study,
-        dataset=dataset,
-        storage=redact(url),
-        artifacts=folder,
-        created=created,
-        done_before=len(finished_trials(study)),
-        retry=retry,
-    )
+    return study, created, previous_meta
 
 
 def _raise_interrupt(signum: int) -> None:
@@ -399,6 +413,15 @@ def optimize(
     except KeyboardInterrupt:
         _fail_running(study, objective.running)
         return True
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        # The storage stayed away for longer than the study waits: write what can still be written
+        # at once (the storage may be back), then stop with one line.
+        stop_waiting(study._storage)
+        numbers = sorted(objective.running.values())
+        unreached = _fail_running(study, objective.running)
+        raise StorageUnavailable(_outage_message(prepared, numbers, unreached)) from None
 
 
 def summarize(prepared: PreparedStudy, *, interrupted: bool = False, elapsed: float = 0.0) -> RunSummary:
@@ -464,14 +487,40 @@ def _waiting(trials: list[FrozenTrial]) -> bool:
     return any(trial.state == TrialState.WAITING for trial in trials)
 
 
-def _fail_running(study: optuna.Study, trial_ids: set[int]) -> None:
-    """Mark trials this process left RUNNING (interrupted outside the objective) as FAIL."""
+def _fail_running(study: optuna.Study, running: dict[int, int]) -> list[int]:
+    """Mark trials this process left RUNNING (interrupted outside the objective) as FAIL and
+    requeue them; the numbers of those it could not reach (best effort: the storage may be gone).
+
+    ``running`` maps trial ids to trial numbers.
+    """
     storage = study._storage
-    for trial_id in list(trial_ids):
+    left = []
+    for trial_id, number in list(running.items()):
         try:
             if storage.get_trial(trial_id).state == TrialState.RUNNING:
                 requeue(study, trial_id)
                 TrialRecord.interruption().write_to_storage(storage, trial_id)
                 storage.set_trial_state_values(trial_id, TrialState.FAIL)
-        except (RessearchError, RuntimeError, ValueError):
-            continue
+        except Exception:  # an outage, or a trial another process finished meanwhile
+            left.append(number)
+    return left
+
+
+def _outage_message(prepared: PreparedStudy, running: list[int], left: list[int]) -> str:
+    """The one line a run ends with when its storage stayed away for longer than it waits."""
+    settings = prepared.definition.settings
+    message = (
+        f"storage: {prepared.storage} did not answer for {settings.outage_s:g} s "
+        "(study.storage_timeout); run the same command again once it is back"
+    )
+    if left:
+        trials = ", ".join(map(str, left))
+        return (
+            f"{message}: trial {trials} stays RUNNING until then, and the next run fails it and "
+            "retries it from its last checkpoint"
+        )
+    if running:
+        return (
+            f"{message}: trial {', '.join(map(str, running))} was requeued and continues from its checkpoint"
+        )
+    return message

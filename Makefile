@@ -16,19 +16,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages that are not on PyPI: docker-compose (1.29) for the docker/ checks, hyperfine
-# for the whole-process timings of benchmarks/overhead.py.
-DEBIAN_TOOLS := docker-compose hyperfine
+# Debian packages that are not on PyPI, as command:package: docker-compose (1.29) for the docker/
+# checks, hyperfine for the whole-process timings of benchmarks/overhead.py, chromium and its
+# driver for the dashboard's browser test (Selenium drives them offline).
+DEBIAN_TOOLS := docker-compose:docker-compose hyperfine:hyperfine chromium:chromium chromedriver:chromium-driver
 setup: $(STAMP)
-	@missing=$$(for tool in $(DEBIAN_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	@missing=$$(for tool in $(DEBIAN_TOOLS); do command -v $${tool%%:*} >/dev/null || echo $${tool#*:}; done); \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 # A real quick study on the embedded SQLite default (./ressearch.db) with an offline dataset,
-# then the best model exported to exports/quickstart. A second call resumes: nothing to add.
+# then the best model exported to exports/quickstart and the report written to report/.
+# A second call resumes: nothing to add.
 run: setup
 	$(BIN)/ressearch run studies/quickstart.yaml
 	$(BIN)/ressearch export quickstart --out exports/quickstart --force
+	$(BIN)/ressearch report quickstart --out report --force
 	$(BIN)/ressearch best quickstart
 
 # The PostgreSQL tests need the local server: start it if it is down (CI starts from a clean
@@ -56,4 +59,4 @@ pytest: setup postgres
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ressearch.db artifacts exports
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ressearch.db artifacts exports report

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
         StudyNotFoundError,
         TrialFailed,
     )
-    from ressearch.results import export_study, predict
+    from ressearch.results import ablate_study, export_study, predict, write_report
     from ressearch.runtime import configure_runtime
     from ressearch.search import TrialRecord, run_study, sample, sample_train
     from ressearch.storage import load_study
@@ -74,8 +74,10 @@ _EXPORTS = {
     "sample": "ressearch.search",
     "sample_train": "ressearch.search",
     "load_study": "ressearch.storage",
+    "ablate_study": "ressearch.results",
     "export_study": "ressearch.results",
     "predict": "ressearch.results",
+    "write_report": "ressearch.results",
     "configure_runtime": "ressearch.runtime",
     "ConfigError": "ressearch.errors",
     "DataError": "ressearch.errors",

@@ -26,6 +26,7 @@ __all__ = [
     "import_tensorflow_quietly",
     "lazy_exports",
     "quiet_optuna",
+    "raise_interrupt",
     "resident_mb",
     "stop_signals",
 ]
@@ -39,11 +40,13 @@ def configure_runtime(*, keras_backend: str = "tensorflow") -> None:
 
     - ``KERAS_BACKEND`` (default ``tensorflow``) and ``TF_CPP_MIN_LOG_LEVEL=2`` (TensorFlow's C++
       start-up chatter off), unless the environment has them;
+    - ``MPLBACKEND=Agg`` unless set: the command draws plots into files, never in a window;
     - Optuna's "experimental feature" warnings ignored;
     - Optuna's log level ERROR once Optuna is imported (see :func:`quiet_optuna`).
     """
     os.environ.setdefault("KERAS_BACKEND", keras_backend)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MPLBACKEND", "Agg")
     warnings.filterwarnings("ignore", message=_EXPERIMENTAL)
 
 
@@ -60,8 +63,13 @@ def import_tensorflow_quietly() -> None:
 
     Set RESSEARCH_TF_VERBOSE=1 to see it. Python errors still surface: only fd 2 is muted, and
     only while the import and the first op run, at start-up before any thread of ours exists.
+    TensorFlow's warning that a function "triggered tf.function retracing" is dropped as well: a
+    process that trains one new model per trial (or per ablation run) retraces by design.
     """
-    if "tensorflow" in sys.modules or os.environ.get("RESSEARCH_TF_VERBOSE"):
+    if os.environ.get("RESSEARCH_TF_VERBOSE"):
+        return
+    logging.getLogger("tensorflow").addFilter(_not_retracing)  # the same filter is added once
+    if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
     saved = os.dup(2)
@@ -77,6 +85,10 @@ def import_tensorflow_quietly() -> None:
         os.close(devnull)
 
 
+def _not_retracing(record: logging.LogRecord) -> bool:
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
 def resident_mb() -> float:
     """This process's resident memory in MB (VmRSS), or its peak where /proc is not there."""
     try:
@@ -88,6 +100,11 @@ def resident_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def raise_interrupt(signum: int) -> None:
+    """A :func:`stop_signals` handler: SIGTERM stops the work as Ctrl-C does."""
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @contextmanager

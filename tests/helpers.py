@@ -1,7 +1,8 @@
-"""Helpers shared by the tests: a tiny real study, one-line errors, the CLI in-process, waiting."""
+"""Shared test helpers: a tiny real study, one-line errors, the CLI in-process, free ports, waiting."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -63,6 +64,13 @@ def user_error(*args: Any) -> str:
     result = cli(*args)
     assert result.exit_code == 2, result.output
     return one_line(result.stderr)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:

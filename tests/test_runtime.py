@@ -59,21 +59,21 @@ def test_configure_runtime_sets_what_an_entry_point_needs_and_keeps_what_is_set(
     code = (
         "import os, warnings, json; from ressearch.runtime import configure_runtime; configure_runtime(); "
         "print(json.dumps([os.environ['KERAS_BACKEND'], os.environ['TF_CPP_MIN_LOG_LEVEL'], "
-        "any('experimental' in repr(f) for f in warnings.filters)]))"
+        "os.environ['MPLBACKEND'], any('experimental' in repr(f) for f in warnings.filters)]))"
     )
     import os
 
     base = {"PATH": os.environ.get("PATH", "")}
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=base)
-    assert json.loads(ran.stdout) == ["tensorflow", "2", True]
+    assert json.loads(ran.stdout) == ["tensorflow", "2", "Agg", True]
     kept = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
-        env={**base, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "0"},
+        env={**base, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "0", "MPLBACKEND": "svg"},
     )
-    assert json.loads(kept.stdout) == ["jax", "0", True]
+    assert json.loads(kept.stdout) == ["jax", "0", "svg", True]
 
 
 def test_parsing_a_study_file_loads_no_heavy_library():

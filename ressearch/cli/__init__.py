@@ -6,7 +6,7 @@ exit code 2. May import every layer below it.
 
 from __future__ import annotations
 
-from ressearch.cli import arch, results, serve, study  # noqa: F401  (each registers its commands)
+from ressearch.cli import ablate, arch, report, results, serve, study  # noqa: F401  (each registers its commands)
 from ressearch.cli.app import app
 from ressearch.runtime import configure_runtime
 

@@ -71,7 +71,9 @@ def presets(output_format: FormatOption = None, as_json: JsonOption = False) -> 
 @app.command()
 @user_errors
 def build(
-    spec: Annotated[str, typer.Argument(help="A preset name, or the path of a config JSON.")],
+    spec: Annotated[
+        str, typer.Argument(help="A preset name, or the path of a config JSON or an export folder.")
+    ],
     input_shape: Annotated[
         str | None, typer.Option(help="Input shape, e.g. 32,32,3 (images), 100,4 (sequences), 26 (rows).")
     ] = None,

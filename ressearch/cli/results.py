@@ -63,7 +63,9 @@ def trials(
     frame = trials_frame(load_study(name, storage))
     rows = [{str(key): value for key, value in row.items()} for row in frame.to_dict(orient="records")]
     # The sampled parameters make the table too wide for a terminal: csv and json have them.
-    hidden = ("fail_reason", "duration_s")
+    hidden = ["fail_reason", "duration_s"]
+    if not any(row.get("warm_start") for row in rows):
+        hidden.append("warm_start")  # a column only where some trial was warm-started
     columns = [Column(str(key), str(key)) for key in frame.columns if not str(key).startswith("param_")]
     emit(rows, fmt, columns=[column for column in columns if column.header not in hidden])
     if fmt is Format.table:

@@ -13,10 +13,6 @@ from ressearch.cli.results import _check_port_free
 from ressearch.errors import ConfigError
 
 
-def _raise_interrupt(signum: int) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 @app.command("storage-proxy")
 @user_errors
 def storage_proxy(
@@ -34,7 +30,7 @@ def storage_proxy(
     import optuna
 
     from ressearch.redact import redact
-    from ressearch.runtime import stop_signals
+    from ressearch.runtime import raise_interrupt, stop_signals
     from ressearch.storage.urls import is_grpc, open_rdb_storage, resolve_storage_url
 
     url = resolve_storage_url(storage)
@@ -50,7 +46,7 @@ def storage_proxy(
     )
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ressearch-proxy")
     try:
-        with stop_signals(_raise_interrupt):
+        with stop_signals(raise_interrupt):
             optuna.storages.run_grpc_proxy_server(backend, host=host, port=port, thread_pool=pool)
     except KeyboardInterrupt:
         err.print("storage proxy stopped", markup=False)

@@ -15,9 +15,10 @@ import yaml
 from ressearch.config.architecture import ArchitectureConfig
 from ressearch.config.presets import get_preset
 from ressearch.config.study import StudyDefinition, parse_study
+from ressearch.config.training import TrainConfig
 from ressearch.errors import ConfigError, StudyFileError
 
-__all__ = ["load_architecture", "load_study_file"]
+__all__ = ["load_architecture", "load_config_file", "load_study_file"]
 
 
 def load_study_file(path: str | Path) -> StudyDefinition:
@@ -55,29 +56,52 @@ def load_architecture(
     """A config from a preset name or a JSON file, adapted to ``input_shape``/``outputs``.
 
     The file may hold an architecture config, the object ``ressearch build --json`` prints (its
-    ``config``), or an exported ``config.json`` (its ``architecture``).
+    ``config``), or an exported ``config.json`` (its ``architecture``); a folder stands for its
+    ``config.json`` (an export).
     """
     path = Path(spec)
     if not (spec.endswith(".json") or path.exists()):
         return get_preset(spec, input_shape=input_shape, outputs=outputs)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{spec}: no such file (give a preset name or a config JSON)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"{spec}: cannot read a config JSON ({error})") from None
-    if isinstance(data, dict):
-        for key in ("architecture", "config"):
-            if isinstance(data.get(key), dict):
-                data = data[key]
-                break
-    try:
-        config = ArchitectureConfig.from_dict(data)
-    except ConfigError as error:
-        raise ConfigError(f"{spec}: {error}") from None
+    config, _ = load_config_file(spec)
     changes: dict[str, Any] = {}
     if input_shape is not None:
         changes["input_shape"] = tuple(input_shape)
     if outputs is not None:
         changes["outputs"] = outputs
     return config.replace(**changes) if changes else config
+
+
+def load_config_file(spec: str | Path) -> tuple[ArchitectureConfig, TrainConfig | None]:
+    """The architecture of a config JSON, and its training settings where it has them.
+
+    ``spec`` is an exported ``config.json`` (``architecture`` and ``train``), an export folder
+    (its ``config.json``), the object ``ressearch build --json`` prints (its ``config``) or an
+    architecture config.
+    """
+    path = Path(spec)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(
+                f"{spec}: no config.json in this folder (an export of several objectives has one "
+                "in each trial-N folder: name that one)"
+            )
+        path = path / "config.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{spec}: no such file (give a preset name or a config JSON)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{spec}: cannot read a config JSON ({error})") from None
+    train_data = None
+    if isinstance(data, dict):
+        for key in ("architecture", "config"):
+            if isinstance(data.get(key), dict):
+                train_data = data.get("train") if key == "architecture" else None
+                data = data[key]
+                break
+    try:
+        config = ArchitectureConfig.from_dict(data)
+        train = TrainConfig.from_dict(train_data) if isinstance(train_data, dict) else None
+    except ConfigError as error:
+        raise ConfigError(f"{spec}: {error}") from None
+    return config, train

@@ -8,6 +8,7 @@ anywhere. Reading the YAML file is :mod:`ressearch.config.files`.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from ressearch.config.base import FrozenConfig
 from ressearch.config.data import PATH_KINDS, DataConfig
 from ressearch.config.runtime import RuntimeConfig
 from ressearch.config.space import ArchitectureSpace, Choice, Range, TrainSpace
+from ressearch.config.warmstart import WarmStart, parse_warm_starts
 from ressearch.errors import ConfigError
 
 __all__ = [
@@ -133,7 +135,12 @@ class StudySettings(FrozenConfig):
 
 @dataclass(frozen=True)
 class StudyDefinition:
-    """A validated study file: its settings, data, spaces and where it came from."""
+    """A validated study file: its settings, data, spaces and where it came from.
+
+    ``warm_start`` holds the entries that seed the study before it samples; they are an
+    instruction to the run that prepares it, not part of what the study is, so :meth:`to_dict`
+    (what is stored with the study) leaves them out: each seeded trial records its entry.
+    """
 
     settings: StudySettings
     data: DataConfig
@@ -141,9 +148,10 @@ class StudyDefinition:
     train: TrainSpace
     path: Path | None = None
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    warm_start: tuple[WarmStart, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The study file as stored with the study (data paths absolute)."""
+        """The study file as stored with the study (data paths absolute; no warm starts)."""
         return {
             "study": self.settings.to_dict(),
             "data": self.data.to_dict(),
@@ -176,9 +184,13 @@ class StudyDefinition:
         changes = {key: value for key, value in settings.items() if value is not None}
         if not changes:
             return self
-        return StudyDefinition(
-            self.settings.replace(**changes), self.data, self.space, self.train, self.path, self.runtime
-        )
+        return dataclasses.replace(self, settings=self.settings.replace(**changes))
+
+    def with_warm_starts(self, entries: tuple[WarmStart, ...]) -> StudyDefinition:
+        """A copy that also enqueues ``entries`` (``ressearch run --enqueue``), after its own."""
+        if not entries:
+            return self
+        return dataclasses.replace(self, warm_start=(*self.warm_start, *entries))
 
 
 _SECTIONS = {
@@ -187,6 +199,7 @@ _SECTIONS = {
     "space": None,
     "train": None,
     "runtime": RuntimeConfig,
+    "warm_start": None,
 }
 
 
@@ -237,7 +250,10 @@ def parse_study(raw: Any, *, path: Path | None = None) -> StudyDefinition:
     runtime = raw.get("runtime") or {}
     if isinstance(runtime, dict):
         _check_keys("runtime.", runtime, list(RuntimeConfig.model_fields))
-    definition = StudyDefinition(settings, data, space, train, path, RuntimeConfig.from_dict(runtime))
+    warm_start = parse_warm_starts(raw.get("warm_start"), base_dir=base_dir if path is not None else None)
+    definition = StudyDefinition(
+        settings, data, space, train, path, RuntimeConfig.from_dict(runtime), warm_start
+    )
     if settings.sampler == "grid":
         points = 1
         for options in definition.grid().values():

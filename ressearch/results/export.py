@@ -13,8 +13,6 @@ half-written. No storage URL is ever written.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from ressearch.errors import ConfigError
+from ressearch.results.folders import check_out_folder, staged_folder
 from ressearch.results.query import best_trials, describe_trial, trials_frame
 from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.storage.artifacts import download_model
@@ -152,21 +151,15 @@ def export_study(
     """
     chosen = parse_formats(formats)
     study = load_study(name, storage)
-    target = Path(out).resolve()
-    if target.exists() and not target.is_dir():
-        raise ConfigError(f"--out: {target} is a file, not a folder; choose a new folder")
-    if target.exists() and any(target.iterdir()) and not force:
-        raise ConfigError(f"--out: {target} exists and is not empty; choose a new folder or pass --force")
+    target = check_out_folder(out, force=force)
     meta = StudyMeta.from_study(study)
     if meta is None:
         raise ConfigError(f"study {name!r} was not created by ressearch: it has no stored models to export")
     trials = best_trials(study)
     folder = Path(artifacts).resolve() if artifacts else Path(meta.artifacts)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        multi = len(study.directions) > 1
-        folders = []
+    multi = len(study.directions) > 1
+    folders = []
+    with staged_folder(target) as staging:
         for trial in trials:
             relative = Path(f"trial-{trial.number}") if multi else Path(".")
             _export_trial(study, meta, trial, staging / relative, folder, chosen)
@@ -177,12 +170,6 @@ def export_study(
                 staging / "pareto.json",
                 [describe_trial(study, trial) | {"folder": f"trial-{trial.number}"} for trial in trials],
             )
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return ExportResult(
         out=target, trials=[trial.number for trial in trials], folders=[target / f for f in folders]
     )

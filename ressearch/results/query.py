@@ -66,7 +66,7 @@ def metric_names(study: optuna.Study) -> list[str]:
 
 
 # The trial attributes the table shows; the rest (configs, curves) are left in the database.
-_TABLE_ATTRS = TrialRecord.keys("model_params", "epochs", "train_seconds", "fail_reason")
+_TABLE_ATTRS = TrialRecord.keys("model_params", "epochs", "train_seconds", "fail_reason", "warm_start")
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -86,6 +86,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
         row["train_seconds"] = record.train_seconds
         row["duration_s"] = trial.duration_s
         row["fail_reason"] = record.fail_reason
+        row["warm_start"] = record.warm_start
         for name, value in trial.params.items():
             row[f"param_{name}"] = value
         rows.append(row)
@@ -130,6 +131,7 @@ def describe_trial(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
             "epochs": record.epochs,
             "train_seconds": record.train_seconds,
             "seed": record.seed,
+            "warm_start": record.warm_start,
         }
     )
     return described

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ressearch.runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from ressearch.search.inverse import params_for
     from ressearch.search.objective import EpochEvent, Objective, SampledTrial
     from ressearch.search.record import STUDY_ATTR, StudyMeta, TrialRecord
     from ressearch.search.runner import (
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ressearch.search.space import sample, sample_train
 
 _EXPORTS = {
+    "params_for": "ressearch.search.inverse",
     "EpochEvent": "ressearch.search.objective",
     "Objective": "ressearch.search.objective",
     "SampledTrial": "ressearch.search.objective",
@@ -68,6 +70,7 @@ __all__ = [
     "make_pruner",
     "make_sampler",
     "optimize",
+    "params_for",
     "prepare",
     "run_study",
     "sample",

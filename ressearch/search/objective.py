@@ -35,6 +35,7 @@ from ressearch.search.retry import (
     take_slot,
 )
 from ressearch.search.space import sample, sample_train
+from ressearch.search.warmstart import duplicate_of
 from ressearch.storage.artifacts import open_artifact_store, upload_model
 from ressearch.storage.outages import is_outage, stop_waiting
 from ressearch.storage.urls import heartbeat_interval
@@ -79,6 +80,11 @@ class EpochEvent:
     epochs: int  # epochs it trains at most
     metrics: dict[str, float]  # the last epoch's logs: loss, val_accuracy, ...
     elapsed: float  # seconds since the trial started
+
+    @property
+    def starting(self) -> bool:
+        """Whether this is the trial starting to train (no epoch has ended yet in this run)."""
+        return not self.metrics
 
 
 class Objective:
@@ -195,8 +201,16 @@ class Objective:
         Raises:
             TrialFailed: every slot was done or taken by an earlier trial when this one started
                 (another worker won the race): the trial is marked surplus, not counted, and
-                this worker stops starting trials.
+                this worker stops starting trials. Or the trial is a second copy of a warm
+                start (two workers enqueued it at once): it is marked surplus and not counted.
         """
+        twin = duplicate_of(trial.study._storage.get_trial(trial._trial_id), trial.study)
+        if twin is not None:
+            reason = (
+                f"surplus: a second copy of trial {twin}'s warm start (enqueued twice at once); not counted"
+            )
+            TrialRecord(surplus=True, fail_reason=reason).write(trial)
+            raise TrialFailed(reason)
         if not take_slot(trial, self.definition.settings.n_trials):
             raise TrialFailed(SURPLUS_REASON)
 

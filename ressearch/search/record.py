@@ -76,6 +76,8 @@ class TrialRecord:
     interrupted: bool | None = None
     surplus: bool | None = None  # started when every slot of n_trials was taken: not counted
     resumed_from: int | None = None  # epochs restored from the checkpoint of the trial it retries
+    # The warm-start entry the trial was enqueued for: a preset, a config file, `study:NAME#N`.
+    warm_start: str | None = None
 
     def to_attrs(self) -> dict[str, Any]:
         """The user attributes to write, JSON-safe, under the names the dashboard shows."""
@@ -156,6 +158,18 @@ class TrialRecord:
     @property
     def is_interrupted(self) -> bool:
         return bool(self.interrupted)
+
+    def describe_network(self) -> str | None:
+        """The recorded network in one line (:meth:`ArchitectureConfig.describe`); None if the
+        trial recorded none (it failed before sampling) or one this version cannot read."""
+        if self.architecture is None:
+            return None
+        from ressearch.config.architecture import ArchitectureConfig
+
+        try:
+            return ArchitectureConfig.from_dict(self.architecture).describe()
+        except ConfigError:
+            return None
 
 
 def _key(name: str) -> str:

@@ -142,7 +142,8 @@ def _queue_retry(study: optuna.Study, trial: FrozenTrial, *, max_retries: int | 
     """Add a WAITING trial with ``trial``'s parameters that continues its chain; False at the cap.
 
     The system attributes are those of Optuna's ``RetryHeartbeatStaleTrialCallback``; unlike it,
-    the user attributes are not copied: a retry starts without its predecessor's outcome.
+    the user attributes are not copied (a retry starts without its predecessor's outcome), but
+    for the warm-start entry the chain was enqueued for.
     """
     history = [*RetryHeartbeatStaleTrialCallback.retry_history(trial), trial.number]
     if max_retries is not None and len(history) > max_retries:
@@ -157,6 +158,7 @@ def _queue_retry(study: optuna.Study, trial: FrozenTrial, *, max_retries: int | 
                 "failed_trial": chain_number(trial),
                 "retry_history": history,
             },
+            user_attrs=TrialRecord(warm_start=TrialRecord.from_trial(trial).warm_start).to_attrs(),
         )
     )
     return True

@@ -25,7 +25,7 @@ from ressearch.config.study import StudyDefinition
 from ressearch.data.dataset import Dataset, load_dataset
 from ressearch.errors import ConfigError, StorageUnavailable, TrialFailed
 from ressearch.redact import redact
-from ressearch.runtime import resident_mb, stop_signals
+from ressearch.runtime import raise_interrupt, resident_mb, stop_signals
 from ressearch.search.objective import EpochEvent, Objective
 from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.search.retry import (
@@ -39,10 +39,11 @@ from ressearch.search.retry import (
     superseded,
 )
 from ressearch.search.samplers import make_pruner, make_sampler
+from ressearch.search.warmstart import Seed, enqueue_warm_starts, new_warm_starts, resolve_warm_starts
 from ressearch.storage.artifacts import artifact_dir_for
 from ressearch.storage.outages import is_outage, stop_waiting
 from ressearch.storage.studies import study_names
-from ressearch.storage.urls import creation_lock, is_sqlite, open_storage, resolve_storage_url
+from ressearch.storage.urls import creation_lock, is_sqlite, open_storage, resolve_storage_url, sqlite_file
 
 __all__ = [
     "EpochEvent",
@@ -58,6 +59,7 @@ __all__ = [
     "run_study",
     "sampler_seed",
     "summarize",
+    "trial_event",
 ]
 
 _POLL_S = 2.0  # how often a worker with no slot left looks again (a trial may be requeued)
@@ -77,20 +79,30 @@ class RunStart:
     metrics: tuple[str, ...]
     data: dict[str, Any]
     best: list[float] | None = None
+    warm_starts: tuple[str, ...] = ()  # the entries this run enqueued (see Seed.source)
 
 
 @dataclass(frozen=True)
 class TrialEvent:
-    """One finished trial, and where the study stands after it."""
+    """One finished trial, and where the study stands after it.
+
+    Built by :func:`trial_event` from the frozen trial, so a run in this process and a watcher
+    of the storage (``run --workers``) tell the same.
+    """
 
     number: int
     state: str
-    values: list[float] | None
+    values: list[float] | None  # a pruned trial's: the last value it reported
     reason: str | None
     done: int
     target: int
     best: list[float] | None
-    elapsed: float
+    elapsed: float  # seconds since the run started
+    model_params: int | None = None
+    architecture: str | None = None  # the network in one line (ArchitectureConfig.describe)
+    duration: float | None = None  # seconds from the trial's start to its end
+    epochs: int | None = None  # epochs it trained
+    metrics: dict[str, float] | None = None  # what it measured (a complete trial)
 
 
 @dataclass
@@ -146,6 +158,7 @@ class PreparedStudy:
     created: bool
     done_before: int
     retry: StaleTrialRetry = field(default_factory=lambda: StaleTrialRetry(3))
+    warm_started: list[Seed] = field(default_factory=list)  # the warm starts this run enqueued
 
     def start_event(self) -> RunStart:
         settings = self.definition.settings
@@ -160,7 +173,30 @@ class PreparedStudy:
             metrics=settings.objective_metrics,
             data=self.dataset.summary,
             best=best_so_far(self.study)[1],
+            warm_starts=tuple(seed.source for seed in self.warm_started),
         )
+
+
+def trial_event(
+    trial: FrozenTrial, *, done: int, target: int, best: list[float] | None, elapsed: float
+) -> TrialEvent:
+    """The event of a finished trial, read from its frozen trial and record."""
+    record = TrialRecord.from_trial(trial)
+    return TrialEvent(
+        number=trial.number,
+        state=trial.state.name,
+        values=list(trial.values) if trial.values else None,
+        reason=record.fail_reason,
+        done=done,
+        target=target,
+        best=best,
+        elapsed=elapsed,
+        model_params=record.model_params,
+        architecture=record.describe_network(),
+        duration=trial.duration.total_seconds() if trial.duration is not None else None,
+        epochs=record.epochs,
+        metrics=record.metrics,
+    )
 
 
 def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -233,8 +269,10 @@ def prepare(
 ) -> PreparedStudy:
     """Open the storage, load the data, and create the study or check that it can be resumed.
 
-    Bad data, a metric the task cannot measure or a study that cannot be resumed with this file
-    raise before anything is written. ``worker_index`` (one of several workers) gives the
+    Bad data, a metric the task cannot measure, a study that cannot be resumed with this file or
+    a warm start the spaces cannot express (or that finds no free slot) raise before anything is
+    written. The definition's warm starts not queued yet are enqueued (see
+    :mod:`ressearch.search.warmstart`). ``worker_index`` (one of several workers) gives the
     sampler a seed stream of its own, reproducible from the study seed and that index, so
     workers started together do not repeat each other's samples.
     """
@@ -254,10 +292,26 @@ def prepare(
     from ressearch.training.compile import check_task
 
     check_task(settings.objective_metrics, dataset, label_smoothing="label_smoothing" in definition.train)
+    if backend is None and any(entry.kind == "study" for entry in definition.warm_start):
+        # Other studies are read from the storage: an SQLite file is opened only if it exists.
+        backend = connect() if sqlite_file(url).exists() else None
+    seeds = resolve_warm_starts(
+        definition.warm_start,
+        space=definition.space,
+        train_space=definition.train,
+        input_shape=dataset.input_shape,
+        outputs=dataset.outputs,
+        head="regression" if dataset.task == "regression" else "classification",
+        output_scale=dataset.target_scale,
+        storage=backend,
+        study_name=settings.name,
+        grid=settings.sampler == "grid",
+    )
+    new_warm_starts(seeds, [], settings.n_trials)  # more than n_trials: fail before a database exists
     backend = backend or connect()
     # Processes started together: one creates the study, the others find it with its metadata.
     with creation_lock(url):
-        study, created, previous_meta = _create_or_resume(definition, backend, worker_index)
+        study, created, previous_meta, seeds = _create_or_resume(definition, backend, worker_index, seeds)
         if artifacts:
             folder = Path(artifacts).resolve()
         elif previous_meta is not None:
@@ -271,6 +325,7 @@ def prepare(
             preprocessing=dataset.preprocessing,
             class_names=list(dataset.class_names),
         ).write(study)
+        enqueue_warm_starts(study, seeds)  # under the lock: two processes never enqueue one entry twice
     reap_vanished_workers(study, retry)  # before counting: their retries are waiting to run
     return PreparedStudy(
         definition=definition,
@@ -281,21 +336,29 @@ def prepare(
         created=created,
         done_before=len(finished_trials(study)),
         retry=retry,
+        warm_started=seeds,
     )
 
 
 def _create_or_resume(
-    definition: StudyDefinition, backend: optuna.storages.BaseStorage, worker_index: int | None
-) -> tuple[optuna.Study, bool, StudyMeta | None]:
-    """The study, created or loaded (checked resumable); whether it was created; its metadata."""
+    definition: StudyDefinition,
+    backend: optuna.storages.BaseStorage,
+    worker_index: int | None,
+    seeds: list[Seed],
+) -> tuple[optuna.Study, bool, StudyMeta | None, list[Seed]]:
+    """The study, created or loaded (checked resumable); whether it was created; its metadata;
+    the warm starts it does not hold yet."""
     settings = definition.settings
     created = settings.name not in study_names(backend)
     existing = 0
     previous_meta = None
+    trials: list[FrozenTrial] = []
     if not created:
         previous = optuna.load_study(study_name=settings.name, storage=backend)
         previous_meta = _check_resumable(previous, definition)
-        existing = len(previous.trials)
+        trials = previous.get_trials(deepcopy=False)
+        existing = len(trials)
+    seeds = new_warm_starts(seeds, trials, settings.n_trials)  # a study with no room raises here
     # The sampler's seed moves on with the study, so a resumed run does not replay old samples.
     sampler = make_sampler(
         settings.sampler,
@@ -313,11 +376,7 @@ def _create_or_resume(
     )
     if created:
         study.set_metric_names(list(settings.objective_metrics))
-    return study, created, previous_meta
-
-
-def _raise_interrupt(signum: int) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+    return study, created, previous_meta, seeds
 
 
 def optimize(
@@ -360,14 +419,10 @@ def optimize(
         no_slot = free_slots(trials, settings.n_trials) <= 0 and not _waiting(trials)
         if no_slot or (recycle is not None and recycle.after_trial()):
             study.stop()  # no trial to start (the rest are done or in flight), or time for a new process
-        record = TrialRecord.from_trial(trial)
         if on_trial and counts(trial, superseded(trials)):
             on_trial(
-                TrialEvent(
-                    number=trial.number,
-                    state=trial.state.name,
-                    values=list(trial.values) if trial.values else None,
-                    reason=record.fail_reason,
+                trial_event(
+                    trial,
                     done=done,
                     target=settings.n_trials,
                     best=best_so_far(study)[1],
@@ -378,7 +433,7 @@ def optimize(
     deadline = started + settings.timeout if settings.timeout else None
     waited_since: float | None = None
     try:
-        with stop_signals(_raise_interrupt):
+        with stop_signals(raise_interrupt):
             while True:
                 reap_vanished_workers(study, prepared.retry)
                 optuna.storages.fail_stale_trials(study)  # other machines' vanished workers

@@ -29,7 +29,7 @@ from ressearch.config.presets import get_preset
 from ressearch.config.space import STRUCTURE_KEYS, ArchitectureSpace, Choice, Fixed, Space, TrainSpace
 from ressearch.config.training import TrainConfig
 
-__all__ = ["Suggester", "sample", "sample_train", "suggest"]
+__all__ = ["Suggester", "applies", "sample", "sample_train", "stage_widths", "suggest"]
 
 
 class Suggester(Protocol):
@@ -56,8 +56,9 @@ def suggest(trial: Suggester, space: Space, key: str) -> Any:
     return trial.suggest_float(key, dimension.low, dimension.high, step=dimension.step, log=dimension.log)
 
 
-def _applies(marker: Search, fields: dict[str, Any], *, rank: int, family: BlockFamily, key: str) -> bool:
-    """Whether a key with ``marker`` shapes this network (or this training), given what is decided."""
+def applies(marker: Search, fields: dict[str, Any], *, rank: int, family: BlockFamily, key: str) -> bool:
+    """Whether a key with ``marker`` shapes this network (or this training), given what is decided;
+    a field it does not shape means nothing to the network."""
     if marker.ranks is not None and rank not in marker.ranks:
         return False
     if marker.block_specific and key not in family.uses:
@@ -104,7 +105,7 @@ def sample(
     for key in space.dimensions:
         if key in STRUCTURE_KEYS or key == "block_type":
             continue
-        if _applies(space.key(key).search, fields, rank=rank, family=family, key=key):
+        if applies(space.key(key).search, fields, rank=rank, family=family, key=key):
             fields[key] = suggest(trial, space, key)
     renamed = any(key in space for key in ("stages", "depth", "width", "width_growth", "block_type"))
     fields["name"] = base.name if preset is not None and not renamed else "resnet"
@@ -122,11 +123,21 @@ def _sample_structure(
         width = suggest(trial, space, "width") if "width" in space else base.widths[0]
         growth = suggest(trial, space, "width_growth") if "width_growth" in space else growth_default
         fields["depths"] = [depth] * stages
-        fields["widths"] = [max(1, round(width * growth**stage)) for stage in range(stages)]
+        fields["widths"] = stage_widths(width, growth, stages)
     if "head_layers" in space or "head_width" in space:
         layers = suggest(trial, space, "head_layers") if "head_layers" in space else 1
         width = suggest(trial, space, "head_width") if "head_width" in space and layers else 0
         fields["head_units"] = [width] * layers if layers else []
+
+
+def stage_widths(width: int, growth: float, stages: int) -> list[int]:
+    """The width of each stage: ``width * growth**stage``, rounded, at least 1.
+
+    Example:
+        >>> stage_widths(8, 1.5, 3)
+        [8, 12, 18]
+    """
+    return [max(1, round(width * growth**stage)) for stage in range(stages)]
 
 
 def sample_train(trial: Suggester, space: TrainSpace) -> TrainConfig:

@@ -7,9 +7,12 @@ results or CLI layers. Every message names a URL through :func:`ressearch.redact
 from ressearch.storage.artifacts import (
     ARTIFACTS_ENV,
     artifact_dir_for,
+    download_artifact,
     download_model,
     open_artifact_store,
+    remove_study_artifact,
     upload_model,
+    upload_study_file,
 )
 from ressearch.storage.studies import load_study, study_names
 from ressearch.storage.urls import DEFAULT_STORAGE, STORAGE_ENV, is_sqlite, open_storage, resolve_storage_url
@@ -19,12 +22,15 @@ __all__ = [
     "DEFAULT_STORAGE",
     "STORAGE_ENV",
     "artifact_dir_for",
+    "download_artifact",
     "download_model",
     "is_sqlite",
     "load_study",
     "open_artifact_store",
     "open_storage",
+    "remove_study_artifact",
     "resolve_storage_url",
     "study_names",
     "upload_model",
+    "upload_study_file",
 ]

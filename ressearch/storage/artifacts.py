@@ -1,7 +1,8 @@
 """Where trained models live: the artifact folder of a storage, and the Optuna artifact store.
 
 Optuna artifacts on the file system; a trial's model is uploaded once and downloaded by export
-and the dashboard. No Keras: files only.
+and the dashboard; a study's own files (an ablation's result and plot) are study artifacts,
+replaced as the dashboard deletes them. No Keras: files only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ if TYPE_CHECKING:
     import optuna
     from optuna.artifacts import FileSystemArtifactStore
 
-__all__ = ["ARTIFACTS_ENV", "artifact_dir_for", "download_model", "open_artifact_store", "upload_model"]
+__all__ = [
+    "ARTIFACTS_ENV",
+    "artifact_dir_for",
+    "download_artifact",
+    "download_model",
+    "open_artifact_store",
+    "remove_study_artifact",
+    "upload_model",
+    "upload_study_file",
+]
 
 ARTIFACTS_ENV = "RESSEARCH_ARTIFACTS"
 
@@ -63,8 +73,36 @@ def upload_model(store: FileSystemArtifactStore, path: Path, trial: optuna.Trial
     )
 
 
-def download_model(folder: Path, artifact_id: str, destination: Path, *, trial_number: int) -> None:
-    """Copy the artifact ``artifact_id`` from the store at ``folder`` to ``destination``.
+def upload_study_file(store: FileSystemArtifactStore, path: Path, study: optuna.Study) -> str:
+    """Store the file at ``path`` as an artifact of ``study`` itself (not of a trial); its id."""
+    import optuna
+
+    return str(
+        optuna.artifacts.upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=study)
+    )
+
+
+def remove_study_artifact(store: FileSystemArtifactStore, study: optuna.Study, artifact_id: str) -> None:
+    """Delete a study artifact as optuna-dashboard does: the file goes, its listing becomes null.
+
+    Optuna cannot delete a study's system attribute; the dashboard skips a null one. A file
+    already gone is no error (a second removal, or a store cleaned by hand).
+    """
+    import contextlib
+    import json
+
+    from optuna.artifacts._upload import ARTIFACTS_ATTR_PREFIX  # the listing's key, as the dashboard uses it
+    from optuna.artifacts.exceptions import ArtifactNotFound
+
+    with contextlib.suppress(ArtifactNotFound):
+        store.remove(artifact_id)
+    key = ARTIFACTS_ATTR_PREFIX + artifact_id
+    study._storage.set_study_system_attr(study._study_id, key, json.dumps(None))
+
+
+def download_artifact(folder: Path, artifact_id: str, destination: Path, *, what: str) -> None:
+    """Copy the artifact ``artifact_id`` (described as ``what`` in errors) from the store at
+    ``folder`` to ``destination``.
 
     Raises:
         StorageError: the artifact is not in that folder (a study moved, or the wrong --artifacts).
@@ -73,7 +111,7 @@ def download_model(folder: Path, artifact_id: str, destination: Path, *, trial_n
 
     if not folder.is_dir():  # reading never creates the folder (a typo, or models that moved)
         raise StorageError(
-            f"artifacts: the model of trial {trial_number} ({artifact_id}) is not in {folder}: "
+            f"artifacts: {what} ({artifact_id}) is not in {folder}: "
             "no such folder; pass --artifacts DIR where the study's models are"
         )
     store = open_artifact_store(folder, create=False)
@@ -83,6 +121,15 @@ def download_model(folder: Path, artifact_id: str, destination: Path, *, trial_n
         )
     except Exception as error:  # the store raises its own not-found errors
         raise StorageError(
-            f"artifacts: the model of trial {trial_number} ({artifact_id}) is not in {folder}: "
+            f"artifacts: {what} ({artifact_id}) is not in {folder}: "
             f"{type(error).__name__}; pass --artifacts DIR where the study's models are"
         ) from None
+
+
+def download_model(folder: Path, artifact_id: str, destination: Path, *, trial_number: int) -> None:
+    """Copy the model of trial ``trial_number`` from the store at ``folder`` to ``destination``.
+
+    Raises:
+        StorageError: the artifact is not in that folder (a study moved, or the wrong --artifacts).
+    """
+    download_artifact(folder, artifact_id, destination, what=f"the model of trial {trial_number}")

@@ -35,6 +35,7 @@ __all__ = [
     "open_rdb_storage",
     "open_storage",
     "resolve_storage_url",
+    "sqlite_file",
 ]
 
 DEFAULT_STORAGE = "sqlite:///ressearch.db"
@@ -102,34 +103,36 @@ def resolve_storage_url(url: str | None = None) -> str:
     if backend == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
         return parsed.render_as_string(hide_password=False)
-    database = parsed.database
-    if not database or database == ":memory:":
-        raise StorageError(
-            "storage: SQLite needs a file (sqlite:///PATH.db); an in-memory database keeps nothing"
-        )
-    file = Path(database).expanduser().resolve()
+    file = sqlite_file(chosen)
     if not file.parent.is_dir():
         raise StorageError(f"storage: the folder {file.parent} of {redact(chosen)!r} does not exist")
     _check_sqlite_file(file)
     return chosen
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The file of a resolved SQLite URL (None for a server or a proxy)."""
-    if not is_sqlite(url):
-        return None
+def sqlite_file(url: str) -> Path:
+    """The file an ``sqlite:///PATH`` URL names, absolute (whether it exists or not).
+
+    Raises:
+        StorageError: the URL names no file (an in-memory database).
+    """
     from sqlalchemy.engine import make_url
 
-    return Path(make_url(url).database or "").expanduser().resolve()
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        raise StorageError(
+            "storage: SQLite needs a file (sqlite:///PATH.db); an in-memory database keeps nothing"
+        )
+    return Path(database).expanduser().resolve()
 
 
 def _check_access(url: str, *, read_only: bool) -> None:
     """Reading needs an existing database (a read never creates one); writing needs a file and
     folder that can be written (root ignores file modes, not an immutable file or a read-only
     mount), checked before SQLite fails half-way through a trial."""
-    file = sqlite_file(url)
-    if file is None:
+    if not is_sqlite(url):
         return
+    file = sqlite_file(url)
     if read_only:
         if not file.exists():
             raise StorageError(
@@ -404,10 +407,10 @@ def creation_lock(url: str) -> Iterator[None]:
     if is_grpc(resolved):  # the proxy's database exists already, and the proxy serialises calls
         yield
         return
-    file = sqlite_file(resolved)
-    if file is not None:
+    if is_sqlite(resolved):
         import fcntl
 
+        file = sqlite_file(resolved)
         folder = os.open(file.parent, os.O_RDONLY)
         try:
             fcntl.flock(folder, fcntl.LOCK_EX)

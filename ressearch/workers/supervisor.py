@@ -7,7 +7,9 @@ in its environment and its output in a log file. A worker that dies is restarted
 of trials (``--recycle-after``) is replaced at once, since only a new process gives back the
 memory TensorFlow keeps; one that exits with a
 user mistake (code 2) stops them all. All exit when the study reaches its total. The storage URL
-travels in the environment, never on a command line that ``ps`` shows.
+travels in the environment, never on a command line that ``ps`` shows. What the workers do is
+read back from the storage at each poll (:class:`StudyWatcher`): the same epoch and trial events
+a run in one process sends.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from pathlib import Path
 from typing import IO
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from ressearch.runtime import stop_signals
+from ressearch.search.objective import EpochEvent
 from ressearch.search.record import TrialRecord
 from ressearch.search.retry import counted
-from ressearch.search.runner import best_so_far
+from ressearch.search.runner import TrialEvent, best_so_far
+from ressearch.search.watch import StudyWatcher
 from ressearch.storage.outages import is_outage
 from ressearch.storage.urls import STORAGE_ENV, describe_storage, open_storage
 from ressearch.workers.devices import WorkerPlan, worker_env
@@ -51,6 +55,7 @@ class StudyProgress:
     running: dict[int, int]  # worker index -> the trial number it runs
     best: list[float] | None
     restarts: int
+    in_flight: tuple[int, ...] = ()  # every running trial of the study, this supervisor's or not
 
 
 @dataclass
@@ -99,6 +104,8 @@ class Supervisor:
         env: Mapping[str, str] | None = None,
         on_progress: Callable[[StudyProgress], None] | None = None,
         on_restart: Callable[[int, int | None, float], None] | None = None,
+        on_epoch: Callable[[EpochEvent], None] | None = None,
+        on_trial: Callable[[TrialEvent], None] | None = None,
     ) -> None:
         self.study_file = study_file
         self.name = name
@@ -116,6 +123,8 @@ class Supervisor:
         self.env = dict(os.environ if env is None else env)
         self.on_progress = on_progress
         self.on_restart = on_restart
+        self.on_epoch = on_epoch
+        self.on_trial = on_trial
         self.workers = [_Worker(plan, log_dir / f"worker-{plan.index}.log") for plan in plans]
         self._stop = threading.Event()
         self._user_error = False
@@ -199,13 +208,18 @@ class Supervisor:
                 worker.handle.close()
 
     def progress(self, study: optuna.Study) -> StudyProgress:
-        trials = study.get_trials(deepcopy=False)
+        """Where the study stands now (one look at its trials)."""
+        return self._progress(study.get_trials(deepcopy=False), best_so_far(study)[1])
+
+    def _progress(self, trials: list[FrozenTrial], best: list[float] | None) -> StudyProgress:
         pids = {
             worker.process.pid: worker.plan.index for worker in self.workers if worker.process is not None
         }
         running = {}
+        in_flight = []
         for trial in trials:
             if trial.state == TrialState.RUNNING:
+                in_flight.append(trial.number)
                 pid = (TrialRecord.from_trial(trial).worker or "").rpartition(":")[2]
                 if pid.isdigit() and int(pid) in pids:
                     running[pids[int(pid)]] = trial.number
@@ -213,21 +227,37 @@ class Supervisor:
             done=len(counted(trials)),
             target=self.target,
             running=running,
-            best=best_so_far(study)[1],
+            best=best,
             restarts=sum(worker.restarts for worker in self.workers),
+            in_flight=tuple(in_flight),
         )
+
+    def _look(self, study: optuna.Study, watcher: StudyWatcher) -> StudyProgress:
+        """One look at the study: tell ``on_progress``, then each epoch and trial end since the last."""
+        trials = study.get_trials(deepcopy=False)
+        status = self._progress(trials, best_so_far(study)[1])
+        if self.on_progress:
+            self.on_progress(status)
+        for event in watcher.poll(trials, best=status.best):
+            if isinstance(event, EpochEvent) and self.on_epoch:
+                self.on_epoch(event)
+            elif isinstance(event, TrialEvent) and self.on_trial:
+                self.on_trial(event)
+        return status
 
     def run(self) -> SupervisorResult:
         """Run the workers until the study is done, one gives up, or a signal stops them."""
         storage = open_storage(self.storage, heartbeat=False, outage_s=self.outage_s)
         study = optuna.load_study(study_name=self.name, storage=storage)
         result = SupervisorResult(logs=[worker.log for worker in self.workers])
+        metric = study.metric_names[0] if study.metric_names and len(study.directions) == 1 else None
+        watcher = StudyWatcher(study.get_trials(deepcopy=False), target=self.target, metric=metric)
         with stop_signals(lambda signum: self._stop.set()):  # each worker requeues its trial
             try:
                 while not self._stop.is_set():
                     now = time.monotonic()
                     try:
-                        status = self.progress(study)
+                        status = self._look(study, watcher)
                     except Exception as failure:
                         if not is_outage(failure):
                             raise
@@ -255,17 +285,17 @@ class Supervisor:
                                 result.error, result.user_error = error, self._user_error
                                 result.storage_unavailable = self._storage_unavailable
                                 return result
-                    if self.on_progress:
-                        self.on_progress(status)
                     if all(worker.done for worker in self.workers):
-                        return result
+                        break
                     self._stop.wait(self.poll_s)
-                result.interrupted = True
-                return result
+                else:
+                    result.interrupted = True
             finally:
                 self._stop_all()
                 result.restarts = sum(worker.restarts for worker in self.workers)
                 result.recycled = self.recycled
+        self._look(study, watcher)  # what the workers finished after the last look
+        return result
 
 
 def _last_error_line(log: Path) -> str | None:

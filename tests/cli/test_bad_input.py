@@ -21,7 +21,7 @@ import yaml
 from PIL import Image
 
 from tests.data.helpers import write_csv
-from tests.helpers import cli, one_line, tiny_study
+from tests.helpers import cli, free_port, one_line, tiny_study
 
 # A role that must give a password (make test's PostgreSQL setup creates it, see tests/postgres-setup.sh).
 AUTH_ROLE = "ressearch_auth"
@@ -151,12 +151,6 @@ def _rows(**columns: Any) -> pd.DataFrame:
     return pd.DataFrame({**base, **columns})
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # --- study files --------------------------------------------------------------------------------
 
 
@@ -196,6 +190,23 @@ CASES_STUDY = {
     ),
     "metric-the-task-cannot-measure": lambda s: s.run_case(
         ["study.metric", "val_rmse", "multiclass"], study={"metric": "val_rmse", "direction": None}
+    ),
+    "warm-start-unknown-preset": lambda s: s.run_case(
+        ["study.yaml", "warm_start[0]", "unknown preset 'resnt20'"], warm_start=["resnt20"]
+    ),
+    "warm-start-the-space-cannot-express": lambda s: s.run_case(
+        ["warm_start[0] resnet20: depths (3, 3, 3) cannot be made by this space: space.stages allows only 1"],
+        warm_start=["resnet20"],
+    ),
+    "enqueue-unknown-study": lambda s: Case(
+        s.run(s.study(), "--enqueue", "study:pilot:2"),
+        ["--enqueue study:pilot:2: study 'pilot' is not in the storage; it has: none"],
+        absent=[s.db],
+    ),
+    "enqueue-missing-file": lambda s: Case(
+        s.run(s.study(), "--enqueue", "gone/config.json"),
+        ["--enqueue", "no such file gone/config.json"],
+        absent=[s.db],
     ),
 }
 
@@ -252,7 +263,7 @@ def sqlite_text_file(s: Setup) -> Case:
 
 
 def postgres_closed_port(s: Setup) -> Case:
-    url = f"postgresql://postgres:S3cretPw@127.0.0.1:{_closed_port()}/ressearch"
+    url = f"postgresql://postgres:S3cretPw@127.0.0.1:{free_port()}/ressearch"
     return Case(s.run(s.study(), storage=url), ["storage", "127.0.0.1", "refused"], never=["S3cretPw"])
 
 
@@ -316,6 +327,29 @@ def export_onto_file(s: Setup) -> Case:
     )
 
 
+def report_unknown(s: Setup) -> Case:
+    out = s.folder / "report"
+    return Case(["report", "nope", "--out", out, "--storage", s.ran.storage], ["'nope'"], absent=[out])
+
+
+def report_missing_database(s: Setup) -> Case:
+    out = s.folder / "report"
+    return Case(
+        ["report", s.ran.name, "--out", out, "--storage", f"sqlite:///{s.db}"],
+        [str(s.db), "no database"],
+        absent=[s.db, out],
+    )
+
+
+def report_into_non_empty(s: Setup) -> Case:
+    keep = s.write("report/keep.txt", "mine")
+    return Case(
+        ["report", s.ran.name, "--out", keep.parent, "--storage", s.ran.storage],
+        ["--out", "not empty", "--force"],
+        unchanged={keep: b"mine"},
+    )
+
+
 def resume_other_data(s: Setup) -> Case:
     changed = yaml.safe_load(s.ran.study_file.read_text())
     changed["data"]["validation_split"] = 0.3
@@ -364,6 +398,14 @@ CASES_COMMANDS = {
     "export-no-complete-trial": export_no_complete_trial,
     "export-into-non-empty-folder": export_into_non_empty,
     "export-onto-a-file": export_onto_file,
+    "report-unknown-study": report_unknown,
+    "report-missing-database": report_missing_database,
+    "report-into-non-empty-folder": report_into_non_empty,
+    "report-top-zero": lambda s: Case(
+        ["report", s.ran.name, "--out", s.folder / "report", "--top", "0", "--storage", s.ran.storage],
+        ["--top", "0"],
+        absent=[s.folder / "report"],
+    ),
     "trials-format-xml": lambda s: Case(
         ["trials", s.ran.name, "--storage", s.ran.storage, "--format", "xml"], ["--format", "xml", "table"]
     ),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -12,16 +11,11 @@ import pytest
 
 from ressearch.search import TrialRecord
 from ressearch.storage import load_study
-from tests.helpers import tiny_study, wait_for
+from tests.cli.helpers import get, serving_dashboard
+from tests.helpers import free_port, tiny_study, wait_for
 from tests.search.helpers import RESSEARCH
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_dashboard_serves_the_storage_and_the_models(write_study, unique_name, tmp_path: Path):
@@ -40,32 +34,16 @@ def test_dashboard_serves_the_storage_and_the_models(write_study, unique_name, t
     )
     assert ran.returncode == 0, ran.stderr
     trial = load_study(unique_name, storage).trials[0]
-    port = free_port()
-    process = subprocess.Popen(
-        [*RESSEARCH, "dashboard", "--storage", storage, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def get(path: str) -> bytes | None:
-        try:
-            with urllib.request.urlopen(base + path, timeout=2) as response:
-                return bytes(response.read())
-        except OSError:
-            return None
-
-    try:
-        listed = json.loads(wait_for(lambda: get("/api/studies"), 90, "the dashboard to answer"))
-        summaries = listed["study_summaries"]
+    with serving_dashboard(storage, tmp_path / "dashboard.log") as base:
+        listed = get(base + "/api/studies")
+        assert listed is not None
+        summaries = json.loads(listed)["study_summaries"]
         assert [item["study_name"] for item in summaries] == [unique_name]
         study_id = summaries[0]["study_id"]
-        model = get(f"/artifacts/{study_id}/{trial._trial_id}/{TrialRecord.from_trial(trial).model_artifact}")
+        model = get(
+            f"{base}/artifacts/{study_id}/{trial._trial_id}/{TrialRecord.from_trial(trial).model_artifact}"
+        )
         assert model is not None and model[:2] == b"PK"  # a .keras file is a zip archive
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_the_dashboard_reading_a_running_study_breaks_nothing(write_study, unique_name, tmp_path: Path):

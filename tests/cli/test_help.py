@@ -19,6 +19,9 @@ OPTIONS = {
         "--gpus",
         "--trials-per-gpu",
         "--recycle-after",
+        "--quiet",
+        "--log-format",
+        "--enqueue",
     ],
     "worker": [
         "--storage",
@@ -28,15 +31,19 @@ OPTIONS = {
         "--index",
         "--max-trials",
         "--max-rss-mb",
+        "--quiet",
+        "--log-format",
     ],
     "studies": ["--storage", "--format", "--json"],
     "trials": ["--storage", "--format", "--json"],
     "best": ["--storage", "--format", "--json"],
     "export": ["--out", "--storage", "--artifacts", "--force", "--format"],
+    "report": ["--out", "--storage", "--top", "--force"],
     "dashboard": ["--storage", "--host", "--port", "--artifacts"],
     "presets": ["--format", "--json"],
     "build": ["--input-shape", "--outputs", "--format", "--json"],
     "predict": ["--out", "--proba"],
+    "ablate": ["--seeds", "--epochs", "--trial", "--storage", "--artifacts", "--out"],
 }
 
 

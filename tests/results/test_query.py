@@ -69,6 +69,7 @@ def test_trials_frame_has_one_row_per_trial_with_its_size_time_and_params(ran):
         "train_seconds",
         "duration_s",
         "fail_reason",
+        "warm_start",
         "param_width",
     ]
     assert list(frame["number"]) == [0, 1]

@@ -46,6 +46,7 @@ FULL = TrialRecord(
     interrupted=None,
     surplus=None,
     resumed_from=3,
+    warm_start="study:pilot#4",
 )
 
 
@@ -99,7 +100,7 @@ def test_trial_records_round_trip_through_a_storage(storage_url, unique_name):
         worker_started=FULL.worker_started,
         devices=FULL.devices,
     ).write(trial)
-    TrialRecord(resumed_from=FULL.resumed_from).write(trial)
+    TrialRecord(resumed_from=FULL.resumed_from, warm_start=FULL.warm_start).write(trial)
     TrialRecord(
         model_artifact=FULL.model_artifact,
         model_params=FULL.model_params,

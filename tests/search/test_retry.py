@@ -78,7 +78,9 @@ def test_retries_are_capped_and_the_last_failure_counts(storage_url, unique_name
 
 def test_an_interrupted_trial_is_requeued_without_a_cap(storage_url, unique_name):
     study = _study(storage_url, unique_name)
+    study.enqueue_trial({"width": 8}, user_attrs=TrialRecord(warm_start="resnet20").to_attrs())
     trial = study.ask({"width": IntDistribution(4, 64)})
+    TrialRecord(seed=3).write(trial)
     requeue(study, trial._trial_id)
     TrialRecord.interruption().write(trial)
     study.tell(trial, state=TrialState.FAIL)
@@ -86,3 +88,5 @@ def test_an_interrupted_trial_is_requeued_without_a_cap(storage_url, unique_name
     assert (
         len(waiting) == 1 and waiting[0].params == trial.params and chain_number(waiting[0]) == trial.number
     )
+    # A retry starts clean but for the warm start its chain was enqueued for.
+    assert TrialRecord.from_trial(waiting[0]) == TrialRecord(warm_start="resnet20")

@@ -13,10 +13,13 @@ from ressearch.storage import (
     ARTIFACTS_ENV,
     STORAGE_ENV,
     artifact_dir_for,
+    download_artifact,
     download_model,
     open_artifact_store,
     open_storage,
+    remove_study_artifact,
     upload_model,
+    upload_study_file,
 )
 from tests.helpers import one_line
 
@@ -112,3 +115,32 @@ def test_downloading_from_a_missing_folder_does_not_create_it(tmp_path):
         download_model(folder, "some-artifact", tmp_path / "model.keras", trial_number=0)
     assert "pass --artifacts DIR" in one_line(raised.value)
     assert not folder.exists()
+
+
+def test_a_study_file_goes_up_with_the_study_and_is_removed_as_the_dashboard_removes_it(
+    storage_url, unique_name, tmp_path
+):
+    from optuna_dashboard.artifact._backend import list_study_artifacts  # what its study page lists
+
+    source = tmp_path / "result.json"
+    source.write_text('{"answer": 42}')
+    folder = tmp_path / "models"
+    store = open_artifact_store(folder)
+    study = optuna.create_study(study_name=unique_name, storage=open_storage(storage_url, heartbeat=False))
+    artifact_id = upload_study_file(store, source, study)
+
+    reopened = optuna.load_study(study_name=unique_name, storage=open_storage(storage_url, heartbeat=False))
+    metas = optuna.artifacts.get_all_artifact_meta(reopened)
+    assert [(meta.artifact_id, meta.filename) for meta in metas] == [(artifact_id, "result.json")]
+    back = tmp_path / "back.json"
+    download_artifact(folder, artifact_id, back, what="the result")
+    assert back.read_text() == '{"answer": 42}'
+
+    remove_study_artifact(store, reopened, artifact_id)
+    remove_study_artifact(store, reopened, artifact_id)  # twice: a file already gone is no error
+    assert not any(path.is_file() for path in folder.rglob("*"))
+    # optuna-dashboard lists the study's artifacts without it (its own deletions look the same).
+    assert list_study_artifacts(reopened._storage.get_study_system_attrs(reopened._study_id)) == []
+    with pytest.raises(StorageError) as raised:
+        download_artifact(folder, artifact_id, back, what="the result")
+    assert one_line(raised.value).startswith(f"artifacts: the result ({artifact_id}) is not in {folder}")

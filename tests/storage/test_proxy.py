@@ -22,20 +22,14 @@ from ressearch.search import TrialRecord
 from ressearch.search.retry import HEARTBEAT_ATTR, StaleTrialRetry, fail_silent_trials
 from ressearch.storage.outages import OutageTolerantProxy
 from ressearch.storage.urls import open_storage, resolve_storage_url
-from tests.helpers import one_line, tiny_study, user_error, wait_for
+from tests.helpers import free_port, one_line, tiny_study, user_error, wait_for
 from tests.search.helpers import RESSEARCH
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def proxy(storage_url: str, tmp_path) -> Iterator[str]:
     """A real `ressearch storage-proxy` serving ``storage_url``; its grpc:// URL."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "proxy.log").open("w")
     process = subprocess.Popen(
         [*RESSEARCH, "storage-proxy", "--storage", storage_url, "--port", str(port), "--threads", "4"],
@@ -69,7 +63,7 @@ def test_a_bad_proxy_address_is_one_line(url):
 def test_no_proxy_at_the_address_is_one_line():
     started = time.monotonic()
     with pytest.raises(StorageError) as raised:
-        open_storage(f"grpc://127.0.0.1:{_free_port()}")
+        open_storage(f"grpc://127.0.0.1:{free_port()}")
     assert "no storage proxy answers" in one_line(raised.value)
     assert "ressearch storage-proxy" in str(raised.value)
     assert time.monotonic() - started < 30

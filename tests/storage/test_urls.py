@@ -90,6 +90,22 @@ def test_open_storage_opens_a_real_storage_with_heartbeats(storage_url, unique_n
     assert unique_name in [summary.study_name for summary in optuna.get_all_study_summaries(reopened)]
 
 
+def test_a_reader_never_creates_a_database_that_is_not_there(tmp_path, monkeypatch):
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StorageError) as raised:
+        open_storage(f"sqlite:///{missing}", heartbeat=False, read_only=True)
+    assert one_line(raised.value) == (
+        f"storage: no database at {missing}; run a study first, or pass --storage (or set "
+        "RESSEARCH_STORAGE) to the database that holds it"
+    )
+    monkeypatch.chdir(tmp_path)  # relative to the current folder, as SQLite reads it
+    with pytest.raises(StorageError, match="missing.db"):
+        open_storage("sqlite:///missing.db", heartbeat=False, read_only=True)
+    assert list(tmp_path.iterdir()) == []
+    open_storage(f"sqlite:///{missing}", heartbeat=False)  # a run creates it
+    assert isinstance(open_storage(f"sqlite:///{missing}", read_only=True), optuna.storages.RDBStorage)
+
+
 def test_a_sqlite_path_that_is_not_a_database_is_one_storage_error_line_and_untouched(tmp_path):
     folder = tmp_path / "studies.db"
     folder.mkdir()

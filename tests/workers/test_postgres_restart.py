@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from ressearch.search import finished_trials
-from tests.helpers import tiny_study, wait_for
+from tests.helpers import free_port, tiny_study, wait_for
 from tests.search.helpers import RESSEARCH
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -40,9 +39,7 @@ def own_server() -> Iterator[str]:
     assert shutil.which("pg_createcluster"), "PostgreSQL's cluster tools are needed (make postgres)"
     version = _version()
     subprocess.run(["pg_dropcluster", "--stop", version, CLUSTER], capture_output=True)  # a leftover
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     _pg("pg_createcluster", version, CLUSTER, "-p", str(port), "--start", "--", "--auth=trust")
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"

@@ -310,7 +310,7 @@ def prepare(
     new_warm_starts(seeds, [], settings.n_trials)  # more than n_trials: fail before a database exists
     backend = backend or connect()
     # Processes started together: one creates the study, the others find it with its metadata.
-    with creation_lock(url):
+    with creation_lock(url, backend):
         study, created, previous_meta, seeds = _create_or_resume(definition, backend, worker_index, seeds)
         if artifacts:
             folder = Path(artifacts).resolve()

@@ -35,7 +35,6 @@ def load_study(name: str, storage: str | optuna.storages.BaseStorage | None = No
     if name not in names:
         known = ", ".join(sorted(names)) or "none"
         raise StudyNotFoundError(
-            f"study {name!r} is not in {describe_storage(backend)}; it has: {known} "
-            "(pass --storage to look elsewhere)"
+            f"study {name!r} is not in {describe_storage(backend)} (--storage names another); it has: {known}"
         )
     return optuna.load_study(study_name=name, storage=backend)

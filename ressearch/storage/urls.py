@@ -351,7 +351,8 @@ def _open_rdb(
     with _storage_errors(resolved):
         engine_kwargs = _engine_kwargs(resolved, pool_size)
         # Optuna creates the tables on first open, and two processes doing that at once collide.
-        with creation_lock(resolved) if lock else _nothing():
+        fresh = lock and (is_sqlite(resolved) or not _schema_ready(resolved))
+        with creation_lock(resolved) if fresh else _nothing():
             if is_sqlite(resolved):
                 storage = optuna.storages.RDBStorage(resolved, engine_kwargs=engine_kwargs, **kwargs)
             else:
@@ -394,14 +395,16 @@ def _storage_errors(resolved: str) -> Iterator[None]:
 
 
 @contextmanager
-def creation_lock(url: str) -> Iterator[None]:
+def creation_lock(url: str, storage: optuna.storages.BaseStorage | None = None) -> Iterator[None]:
     """Hold the storage's creation lock: only one process at a time creates the schema or a study.
 
     Optuna's maintainers leave this to the tool that starts workers (optuna #1092, #3865, #4621):
     processes that open a fresh database at once ("table studies already exists", a duplicate
     ``alembic_version``) or create the same study at once collide. PostgreSQL: a session advisory
-    lock, on a connection of its own. SQLite: ``flock`` on the database's folder, which creates no
-    file and leaves alone the POSIX locks SQLite's own connections hold on the database file.
+    lock, on a connection of ``storage``'s own pool where it is open (so the lock takes no
+    connection slot of the server's more), else of its own. SQLite: ``flock`` on the database's
+    folder, which creates no file and leaves alone the POSIX locks SQLite's own connections hold
+    on the database file.
     """
     resolved = resolve_storage_url(url)
     if is_grpc(resolved):  # the proxy's database exists already, and the proxy serialises calls
@@ -410,8 +413,7 @@ def creation_lock(url: str) -> Iterator[None]:
     if is_sqlite(resolved):
         import fcntl
 
-        file = sqlite_file(resolved)
-        folder = os.open(file.parent, os.O_RDONLY)
+        folder = os.open(sqlite_file(resolved).parent, os.O_RDONLY)
         try:
             fcntl.flock(folder, fcntl.LOCK_EX)
             yield
@@ -421,15 +423,39 @@ def creation_lock(url: str) -> Iterator[None]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
+    own = getattr(getattr(storage, "_backend", storage), "engine", None)
     with _storage_errors(resolved):
-        engine = create_engine(resolved, poolclass=NullPool, connect_args={"connect_timeout": 10})
+        engine = own or create_engine(resolved, poolclass=NullPool, connect_args={"connect_timeout": 10})
         connection = engine.connect()
     try:
         with _storage_errors(resolved):
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+            connection.commit()
         yield
     finally:
         try:
-            connection.close()  # ending the session releases its advisory lock
+            with _storage_errors(resolved):
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+                connection.commit()
+        finally:
+            connection.close()
+            if own is None:
+                engine.dispose()
+
+
+def _schema_ready(resolved: str) -> bool:
+    """Whether a PostgreSQL database holds Optuna's schema already: then opening creates nothing
+    and takes no lock (a probe on a connection of its own, closed before the storage opens, so a
+    server with few free connection slots is not asked for one more)."""
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.pool import NullPool
+
+    with _storage_errors(resolved):
+        engine = create_engine(resolved, poolclass=NullPool, connect_args={"connect_timeout": 10})
+        try:
+            with engine.connect() as connection:
+                if not inspect(connection).has_table("alembic_version"):
+                    return False
+                return connection.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() > 0
         finally:
             engine.dispose()

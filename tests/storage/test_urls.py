@@ -167,19 +167,20 @@ def test_checking_an_sqlite_file_keeps_the_locks_this_process_holds(tmp_path):
 @pytest.mark.postgres
 def test_a_server_with_no_connection_slot_free_is_waited_for_at_opening(postgres_url, caplog):
     """Many workers starting at once can take every connection the server allows ("too many
-    clients already"): opening waits for a free one instead of failing. A role limited to two
-    connections stands in for a full server."""
+    clients already"): opening waits for a free one instead of failing. A role limited to three
+    connections stands in for a full server (opening a fresh database takes one more than the
+    storage's own: the creation lock's)."""
     import threading
 
     import psycopg
 
     role = f"ressearch_limited_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 2')
+        admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 3')
         admin.execute(f'CREATE DATABASE "{role}" OWNER "{role}"')
     try:
         url = postgres_url.rsplit("/", 1)[0].replace("postgres@", f"{role}@") + f"/{role}"
-        holders = [psycopg.connect(url) for _ in range(2)]
+        holders = [psycopg.connect(url) for _ in range(3)]
         for holder in holders:
             threading.Timer(2.0, holder.close).start()
         with caplog.at_level(logging.WARNING, logger="ressearch.storage"):
@@ -188,7 +189,7 @@ def test_a_server_with_no_connection_slot_free_is_waited_for_at_opening(postgres
         assert any("too many connections" in record.getMessage() for record in caplog.records)
         storage.engine.dispose()
         # A server that stays full is given up on after the grace period, in one line.
-        holders = [psycopg.connect(url) for _ in range(2)]
+        holders = [psycopg.connect(url) for _ in range(3)]
         with pytest.raises(StorageError) as raised:
             open_storage(url, heartbeat=False, grace_period=1)
         for holder in holders:

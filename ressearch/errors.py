@@ -2,7 +2,8 @@
 
 Everything a person can fix (a bad config, study file, dataset or storage URL) raises a
 subclass of :class:`RessearchError` whose message is one line naming the place and what is
-allowed. The CLI prints that line and exits with code 2; anything else is a bug (exit 1).
+allowed. The CLI prints that line and exits with code 2, or with code 4 for a storage that cannot
+be used right now (:class:`StorageUnavailable`: try again later); anything else is a bug (exit 1).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ __all__ = [
     "HypermodelError",
     "RessearchError",
     "StorageError",
+    "StorageUnavailable",
     "StudyFileError",
     "StudyNotFoundError",
     "TrialFailed",
@@ -43,6 +45,12 @@ class DataError(RessearchError, ValueError):
 
 class StorageError(RessearchError):
     """A storage URL is malformed or its database cannot be reached."""
+
+
+class StorageUnavailable(StorageError):
+    """The storage is well named but cannot be used now: its server does not answer (or went away
+    for longer than the study waits), or its database file cannot be written. Not a mistake in the
+    command: the same command works once the storage is back (the CLI's exit code 4)."""
 
 
 class StudyNotFoundError(RessearchError, KeyError):

@@ -20,10 +20,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ressearch.errors import ConfigError, RessearchError
+from ressearch.errors import ConfigError, RessearchError, StorageUnavailable
 from ressearch.redact import redact
 
 __all__ = [
+    "EXIT_STORAGE_UNAVAILABLE",
+    "EXIT_USER_ERROR",
     "Column",
     "Format",
     "FormatOption",
@@ -41,6 +43,11 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Exit codes (README, "Exit codes"): 0 done, 1 anything else, 2 a user mistake, 3 a worker that
+# stopped to be replaced by a fresh process, 4 a storage that cannot be used now.
+EXIT_USER_ERROR = 2
+EXIT_STORAGE_UNAVAILABLE = 4
+
 
 class Format(StrEnum):
     table = "table"
@@ -56,7 +63,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Shorthand for --format
 
 
 def user_errors(function: F) -> F:
-    """Turn a library error into one line on stderr and exit code 2."""
+    """Turn a library error into one line on stderr and exit code 2 (4 for a storage that cannot
+    be used now: the same command works once it is back)."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -64,7 +72,8 @@ def user_errors(function: F) -> F:
             return function(*args, **kwargs)
         except RessearchError as error:
             err.print(f"error: {redact(str(error))}", markup=False)
-            raise typer.Exit(2) from None
+            code = EXIT_STORAGE_UNAVAILABLE if isinstance(error, StorageUnavailable) else EXIT_USER_ERROR
+            raise typer.Exit(code) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -37,7 +37,7 @@ def studies(
 
     fmt = choose_format(output_format, as_json)
     quiet_optuna()
-    rows = list_studies(open_storage(storage, heartbeat=False))
+    rows = list_studies(open_storage(storage, heartbeat=False, read_only=True))
     columns = [
         Column("name", "name"),
         Column("metrics", lambda row: row["metrics"] or row["directions"]),
@@ -175,8 +175,8 @@ def dashboard(
 
     _check_port_free(host, port)
     url = resolve_storage_url(storage)
-    backend = open_storage(url, heartbeat=False)
-    store = open_artifact_store(artifact_dir_for(url, artifacts))
+    backend = open_storage(url, heartbeat=False, read_only=True)
+    store = open_artifact_store(artifact_dir_for(url, artifacts), create=False)
     err.print(f"optuna-dashboard for {redact(url)} on http://{host}:{port} (Ctrl-C stops it)", markup=False)
     run_server(backend, host=host, port=port, artifact_store=store)
 

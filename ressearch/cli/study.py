@@ -205,6 +205,7 @@ def _run_workers(
         n_trials=n_trials,
         timeout=timeout,
         recycle_after=recycle_after,
+        outage_s=settings.outage_s,
         on_progress=display.progress,
         on_restart=display.restart,
         on_epoch=display.epoch,
@@ -215,6 +216,10 @@ def _run_workers(
         result = supervisor.run()
     finally:
         display.close()
+    if result.error is not None and result.storage_unavailable:
+        from ressearch.errors import StorageUnavailable
+
+        raise StorageUnavailable(result.error)  # one line, exit 4
     if result.error is not None and result.user_error:
         from ressearch.errors import RessearchError
 
@@ -229,6 +234,8 @@ def _run_workers(
 
     from ressearch.storage.urls import open_storage
 
-    fresh = optuna.load_study(study_name=settings.name, storage=open_storage(storage, heartbeat=False))
+    fresh = optuna.load_study(
+        study_name=settings.name, storage=open_storage(storage, heartbeat=False, outage_s=settings.outage_s)
+    )
     prepared = dataclasses.replace(prepared, study=fresh)
     _finish(display, summarize(prepared, interrupted=result.interrupted, elapsed=time.monotonic() - started))

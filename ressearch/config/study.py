@@ -77,9 +77,18 @@ class StudySettings(FrozenConfig):
     # A running trial whose worker sent no heartbeat for this long is failed and retried.
     grace_period: Annotated[float, Field(ge=10)] = 120.0
     max_retries: Annotated[int, Field(ge=0)] = 3  # retries of one trial whose worker vanished
+    # How long a run waits for a storage that stopped answering before it gives up (exit code 4).
+    # At most half the grace period, so that no other worker takes the waiting trial for dead
+    # once the storage is back. None: half the grace period (60 s by default).
+    storage_timeout: Annotated[float, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if self.storage_timeout is not None and self.storage_timeout > self.grace_period / 2:
+            raise ValueError(
+                f"storage_timeout must be at most half of grace_period ({self.grace_period / 2:g} s), "
+                f"got {self.storage_timeout:g}: other workers would take a trial that waits longer for dead"
+            )
         if (self.metric is None) == (self.metrics is None):
             raise ValueError("give exactly one of metric (one objective) or metrics (several)")
         if self.direction is not None and self.directions is not None:
@@ -97,6 +106,11 @@ class StudySettings(FrozenConfig):
                     f"{len(self.metrics)} metrics"
                 )
         return self
+
+    @property
+    def outage_s(self) -> float:
+        """Seconds a run waits for a storage that stopped answering (``storage_timeout``)."""
+        return self.storage_timeout if self.storage_timeout is not None else self.grace_period / 2
 
     @property
     def objective_metrics(self) -> tuple[str, ...]:

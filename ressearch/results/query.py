@@ -29,7 +29,7 @@ def list_studies(storage: str | optuna.storages.BaseStorage) -> list[dict[str, A
     trials, so a study of 100,000 trials lists as fast as one of ten.
     """
     if not isinstance(storage, optuna.storages.BaseStorage):
-        storage = open_storage(storage, heartbeat=False)
+        storage = open_storage(storage, heartbeat=False, read_only=True)
     rows = []
     for frozen in storage.get_all_studies():
         study_id = frozen._study_id

@@ -783,7 +783,7 @@ def write_report(
     backend = (
         storage
         if isinstance(storage, optuna.storages.BaseStorage)
-        else open_storage(storage, heartbeat=False, create=False)
+        else open_storage(storage, heartbeat=False, read_only=True)
     )
     study = load_study(name, backend)
     trials = study.get_trials(deepcopy=False)

@@ -45,6 +45,7 @@ from ressearch.search.retry import (
 from ressearch.search.space import sample, sample_train
 from ressearch.search.warmstart import duplicate_of
 from ressearch.storage.artifacts import open_artifact_store, upload_model
+from ressearch.storage.outages import is_outage, stop_waiting
 from ressearch.storage.urls import heartbeat_interval
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class Objective:
         self.dataset = dataset
         self.store = open_artifact_store(artifacts)
         self.artifacts = Path(artifacts)
-        self.running: set[int] = set()  # trial ids this process has in flight
+        self.running: dict[int, int] = {}  # trial id -> number of the trials this process has in flight
         self.worker = worker_name()
         self.worker_started = process_start_time(os.getpid())
         self._runtime: Runtime | None = None
@@ -361,13 +362,22 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         from ressearch.training.callbacks import CurveRecorder
 
-        self.running.add(trial._trial_id)
+        self.running[trial._trial_id] = trial.number
         recorder = CurveRecorder()
+        outage = False
         try:
             with beating(trial, heartbeat_interval(self.definition.settings.grace_period)):
                 return self._run(trial, recorder)
+        except Exception as error:
+            # The storage stayed away for as long as the study waits: Optuna's own write of the
+            # failure must not wait again, and the run still owes this trial its end (see optimize).
+            outage = is_outage(error)
+            if outage:
+                stop_waiting(trial.study._storage)
+            raise
         finally:
-            self.running.discard(trial._trial_id)
+            if not outage:
+                self.running.pop(trial._trial_id, None)
 
     def _run(self, trial: optuna.Trial, recorder: CurveRecorder) -> float | list[float]:
         sampled: SampledTrial | None = None

@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ressearch.config.space import ArchitectureSpace
 from ressearch.config.study import StudyDefinition
 from ressearch.data.dataset import Dataset, load_dataset
-from ressearch.errors import ConfigError, RessearchError, TrialFailed
+from ressearch.errors import ConfigError, StorageUnavailable, TrialFailed
 from ressearch.redact import redact
 from ressearch.runtime import raise_interrupt, resident_mb, stop_signals
 from ressearch.search.objective import EpochEvent, Objective
@@ -42,8 +42,9 @@ from ressearch.search.retry import (
 from ressearch.search.samplers import make_pruner, make_sampler
 from ressearch.search.warmstart import Seed, enqueue_warm_starts, new_warm_starts, resolve_warm_starts
 from ressearch.storage.artifacts import artifact_dir_for
+from ressearch.storage.outages import is_outage, stop_waiting
 from ressearch.storage.studies import study_names
-from ressearch.storage.urls import is_sqlite, open_storage, resolve_storage_url, sqlite_file
+from ressearch.storage.urls import creation_lock, is_sqlite, open_storage, resolve_storage_url, sqlite_file
 
 __all__ = [
     "EpochEvent",
@@ -289,7 +290,9 @@ def prepare(
     retry = StaleTrialRetry(settings.max_retries)
 
     def connect() -> optuna.storages.BaseStorage:
-        return open_storage(url, grace_period=settings.grace_period, on_stale=retry)
+        return open_storage(
+            url, grace_period=settings.grace_period, outage_s=settings.outage_s, on_stale=retry
+        )
 
     backend = None if is_sqlite(url) else connect()
     dataset = load_dataset(definition.data, seed=settings.seed)
@@ -319,6 +322,46 @@ def prepare(
         )
     new_warm_starts(seeds, [], settings.n_trials)  # more than n_trials: fail before a database exists
     backend = backend or connect()
+    # Processes started together: one creates the study, the others find it with its metadata.
+    with creation_lock(url, backend):
+        study, created, previous_meta, seeds = _create_or_resume(definition, backend, worker_index, seeds)
+        if artifacts:
+            folder = Path(artifacts).resolve()
+        elif previous_meta is not None:
+            folder = Path(previous_meta.artifacts)
+        else:
+            folder = artifact_dir_for(url)
+        StudyMeta(
+            definition=definition.to_dict(),
+            artifacts=str(folder),
+            data=dataset.summary,
+            preprocessing=dataset.preprocessing,
+            class_names=list(dataset.class_names),
+        ).write(study)
+        enqueue_warm_starts(study, seeds)  # under the lock: two processes never enqueue one entry twice
+    reap_vanished_workers(study, retry)  # before counting: their retries are waiting to run
+    return PreparedStudy(
+        definition=definition,
+        study=study,
+        dataset=dataset,
+        storage=redact(url),
+        artifacts=folder,
+        created=created,
+        done_before=len(finished_trials(study)),
+        retry=retry,
+        warm_started=seeds,
+    )
+
+
+def _create_or_resume(
+    definition: StudyDefinition,
+    backend: optuna.storages.BaseStorage,
+    worker_index: int | None,
+    seeds: list[Seed],
+) -> tuple[optuna.Study, bool, StudyMeta | None, list[Seed]]:
+    """The study, created or loaded (checked resumable); whether it was created; its metadata;
+    the warm starts it does not hold yet."""
+    settings = definition.settings
     created = settings.name not in study_names(backend)
     existing = 0
     previous_meta = None
@@ -344,34 +387,9 @@ def prepare(
         directions=list(settings.objective_directions),
         load_if_exists=True,
     )
-    if artifacts:
-        folder = Path(artifacts).resolve()
-    elif previous_meta is not None:
-        folder = Path(previous_meta.artifacts)
-    else:
-        folder = artifact_dir_for(url)
-    StudyMeta(
-        definition=definition.to_dict(),
-        artifacts=str(folder),
-        data=dataset.summary,
-        preprocessing=dataset.preprocessing,
-        class_names=list(dataset.class_names),
-    ).write(study)
     if created:
         study.set_metric_names(list(settings.objective_metrics))
-    enqueue_warm_starts(study, seeds)
-    reap_vanished_workers(study, retry)  # before counting: their retries are waiting to run
-    return PreparedStudy(
-        definition=definition,
-        study=study,
-        dataset=dataset,
-        storage=redact(url),
-        artifacts=folder,
-        created=created,
-        done_before=len(finished_trials(study)),
-        retry=retry,
-        warm_started=seeds,
-    )
+    return study, created, previous_meta, seeds
 
 
 def optimize(
@@ -463,6 +481,15 @@ def optimize(
     except KeyboardInterrupt:
         _fail_running(study, objective.running)
         return True
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        # The storage stayed away for longer than the study waits: write what can still be written
+        # at once (the storage may be back), then stop with one line.
+        stop_waiting(study._storage)
+        numbers = sorted(objective.running.values())
+        unreached = _fail_running(study, objective.running)
+        raise StorageUnavailable(_outage_message(prepared, numbers, unreached)) from None
 
 
 def summarize(prepared: PreparedStudy, *, interrupted: bool = False, elapsed: float = 0.0) -> RunSummary:
@@ -528,14 +555,40 @@ def _waiting(trials: list[FrozenTrial]) -> bool:
     return any(trial.state == TrialState.WAITING for trial in trials)
 
 
-def _fail_running(study: optuna.Study, trial_ids: set[int]) -> None:
-    """Mark trials this process left RUNNING (interrupted outside the objective) as FAIL."""
+def _fail_running(study: optuna.Study, running: dict[int, int]) -> list[int]:
+    """Mark trials this process left RUNNING (interrupted outside the objective) as FAIL and
+    requeue them; the numbers of those it could not reach (best effort: the storage may be gone).
+
+    ``running`` maps trial ids to trial numbers.
+    """
     storage = study._storage
-    for trial_id in list(trial_ids):
+    left = []
+    for trial_id, number in list(running.items()):
         try:
             if storage.get_trial(trial_id).state == TrialState.RUNNING:
                 requeue(study, trial_id)
                 TrialRecord.interruption().write_to_storage(storage, trial_id)
                 storage.set_trial_state_values(trial_id, TrialState.FAIL)
-        except (RessearchError, RuntimeError, ValueError):
-            continue
+        except Exception:  # an outage, or a trial another process finished meanwhile
+            left.append(number)
+    return left
+
+
+def _outage_message(prepared: PreparedStudy, running: list[int], left: list[int]) -> str:
+    """The one line a run ends with when its storage stayed away for longer than it waits."""
+    settings = prepared.definition.settings
+    message = (
+        f"storage: {prepared.storage} did not answer for {settings.outage_s:g} s "
+        "(study.storage_timeout); run the same command again once it is back"
+    )
+    if left:
+        trials = ", ".join(map(str, left))
+        return (
+            f"{message}: trial {trials} stays RUNNING until then, and the next run fails it and "
+            "retries it from its last checkpoint"
+        )
+    if running:
+        return (
+            f"{message}: trial {', '.join(map(str, running))} was requeued and continues from its checkpoint"
+        )
+    return message

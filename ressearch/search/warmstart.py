@@ -76,7 +76,9 @@ def _study_configs(
     if entry.study == this_study:
         raise ConfigError(f"{entry.label}: names this study itself; give another study of the storage")
     if storage is None:  # an SQLite file that does not exist yet holds no study
-        raise ConfigError(f"{entry.label}: study {entry.study!r} is not in the storage; it has: none")
+        raise ConfigError(
+            f"{entry.label}: study {entry.study!r} is not in the storage: its SQLite file does not exist yet"
+        )
     try:
         other = load_study(str(entry.study), storage)
     except RessearchError as error:

@@ -50,15 +50,17 @@ def artifact_dir_for(url: str | None, artifacts: str | Path | None = None) -> Pa
     return Path("ressearch-artifacts").resolve()
 
 
-def open_artifact_store(path: str | Path) -> FileSystemArtifactStore:
-    """The file-system artifact store at ``path`` (created if missing)."""
+def open_artifact_store(path: str | Path, *, create: bool = True) -> FileSystemArtifactStore:
+    """The file-system artifact store at ``path``; the folder is created if missing, unless
+    ``create`` is false (for readers: a store with nothing in it yet)."""
     from optuna.artifacts import FileSystemArtifactStore
 
     folder = Path(path)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StorageError(f"artifacts: cannot create {folder}: {error.strerror}") from None
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(f"artifacts: cannot create {folder}: {error.strerror}") from None
     return FileSystemArtifactStore(str(folder))
 
 
@@ -112,7 +114,7 @@ def download_artifact(folder: Path, artifact_id: str, destination: Path, *, what
             f"artifacts: {what} ({artifact_id}) is not in {folder}: "
             "no such folder; pass --artifacts DIR where the study's models are"
         )
-    store = open_artifact_store(folder)
+    store = open_artifact_store(folder, create=False)
     try:
         optuna.artifacts.download_artifact(
             artifact_store=store, file_path=str(destination), artifact_id=artifact_id

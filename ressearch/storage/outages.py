@@ -23,7 +23,7 @@ from sqlalchemy import exc as sqlalchemy_exc
 
 from ressearch.redact import redact
 
-__all__ = ["OutageTolerantProxy", "OutageTolerantStorage", "is_outage"]
+__all__ = ["OutageTolerantProxy", "OutageTolerantStorage", "is_outage", "stop_waiting"]
 
 _LOG = logging.getLogger("ressearch.storage")
 _FIRST_WAIT_S = 0.5
@@ -80,6 +80,14 @@ def is_outage(error: BaseException) -> bool:
             return False
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def stop_waiting(storage: optuna.storages.BaseStorage) -> None:
+    """From now on, calls of ``storage`` that find the server gone fail at once instead of waiting:
+    a run that has waited ``outage_s`` for it already only makes its last, best-effort writes."""
+    backend = getattr(storage, "_backend", storage)  # Optuna's cache in front of an RDB storage
+    if isinstance(backend, OutageTolerantStorage | OutageTolerantProxy):
+        backend.outage_s = 0.0
 
 
 def _tolerant(call: F, name: str) -> F:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 
 from ressearch.errors import StudyNotFoundError
-from ressearch.storage.urls import open_storage
+from ressearch.storage.urls import describe_storage, open_storage
 
 __all__ = ["load_study", "study_names"]
 
@@ -19,19 +19,22 @@ def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
 def load_study(name: str, storage: str | optuna.storages.BaseStorage | None = None) -> optuna.Study:
     """The study ``name``; an unknown name lists the studies the storage has.
 
-    ``storage`` is a URL (see :func:`~ressearch.storage.resolve_storage_url`) or an open storage.
+    ``storage`` is a URL (see :func:`~ressearch.storage.resolve_storage_url`) or an open storage;
+    a URL is opened for reading, so a database that does not exist is an error, never created.
 
     Raises:
         StudyNotFoundError: no study of that name.
-        StorageError: the storage cannot be opened.
+        StorageError: the storage cannot be opened, or holds no database.
     """
     backend = (
         storage
         if isinstance(storage, optuna.storages.BaseStorage)
-        else open_storage(storage, heartbeat=False)
+        else open_storage(storage, heartbeat=False, read_only=True)
     )
     names = study_names(backend)
     if name not in names:
         known = ", ".join(sorted(names)) or "none"
-        raise StudyNotFoundError(f"study {name!r} is not in the storage; it has: {known}")
+        raise StudyNotFoundError(
+            f"study {name!r} is not in {describe_storage(backend)} (--storage names another); it has: {known}"
+        )
     return optuna.load_study(study_name=name, storage=backend)

@@ -34,13 +34,15 @@ from ressearch.search.record import TrialRecord
 from ressearch.search.retry import counted
 from ressearch.search.runner import TrialEvent, best_so_far
 from ressearch.search.watch import StudyWatcher
-from ressearch.storage.urls import STORAGE_ENV, open_storage
+from ressearch.storage.outages import is_outage
+from ressearch.storage.urls import STORAGE_ENV, describe_storage, open_storage
 from ressearch.workers.devices import WorkerPlan, worker_env
 
 __all__ = ["StudyProgress", "Supervisor", "SupervisorResult"]
 
 _USER_ERROR = 2
 _RECYCLED = 3  # `ressearch worker --max-trials` ran its share: start a fresh process at once
+_STORAGE_UNAVAILABLE = 4  # the storage stayed away for longer than the study waits
 _STOP_GRACE_S = 60.0
 
 
@@ -63,6 +65,7 @@ class SupervisorResult:
     interrupted: bool = False
     error: str | None = None  # a worker's one-line user error, or why the workers gave up
     user_error: bool = False  # the error is a user mistake a worker reported (its exit code 2)
+    storage_unavailable: bool = False  # the storage stayed away (a worker's exit code 4, or polling)
     restarts: int = 0
     recycled: int = 0  # worker processes replaced after their share of trials
     logs: list[Path] = field(default_factory=list)
@@ -95,6 +98,7 @@ class Supervisor:
         n_trials: int | None = None,
         timeout: float | None = None,
         recycle_after: int | None = None,
+        outage_s: float | None = None,
         max_restarts: int = 5,
         poll_s: float = 1.0,
         env: Mapping[str, str] | None = None,
@@ -112,6 +116,7 @@ class Supervisor:
         self.n_trials = n_trials
         self.timeout = timeout
         self.recycle_after = recycle_after
+        self.outage_s = outage_s
         self.recycled = 0
         self.max_restarts = max_restarts
         self.poll_s = poll_s
@@ -123,6 +128,7 @@ class Supervisor:
         self.workers = [_Worker(plan, log_dir / f"worker-{plan.index}.log") for plan in plans]
         self._stop = threading.Event()
         self._user_error = False
+        self._storage_unavailable = False
 
     def command(self, plan: WorkerPlan) -> list[str]:
         """The command line of one worker (the storage URL is in its environment, not here)."""
@@ -160,6 +166,7 @@ class Supervisor:
     def _ended(self, worker: _Worker, code: int, study_done: bool, now: float) -> str | None:
         """Handle a worker that exited; a reason to stop them all, or None."""
         self._user_error = code == _USER_ERROR
+        self._storage_unavailable = code == _STORAGE_UNAVAILABLE
         if worker.handle is not None:
             worker.handle.close()
         worker.process = None
@@ -170,8 +177,8 @@ class Supervisor:
             self.recycled += 1
             worker.start_at = now
             return None
-        if code == _USER_ERROR:
-            return _last_error_line(worker.log) or f"worker {worker.plan.index} stopped on a user error"
+        if code in (_USER_ERROR, _STORAGE_UNAVAILABLE):
+            return _last_error_line(worker.log) or f"worker {worker.plan.index} stopped with code {code}"
         if worker.restarts >= self.max_restarts:
             return (
                 f"worker {worker.plan.index} exited with code {code} {worker.restarts + 1} times; "
@@ -240,7 +247,8 @@ class Supervisor:
 
     def run(self) -> SupervisorResult:
         """Run the workers until the study is done, one gives up, or a signal stops them."""
-        study = optuna.load_study(study_name=self.name, storage=open_storage(self.storage, heartbeat=False))
+        storage = open_storage(self.storage, heartbeat=False, outage_s=self.outage_s)
+        study = optuna.load_study(study_name=self.name, storage=storage)
         result = SupervisorResult(logs=[worker.log for worker in self.workers])
         metric = study.metric_names[0] if study.metric_names and len(study.directions) == 1 else None
         watcher = StudyWatcher(study.get_trials(deepcopy=False), target=self.target, metric=metric)
@@ -248,7 +256,18 @@ class Supervisor:
             try:
                 while not self._stop.is_set():
                     now = time.monotonic()
-                    status = self._look(study, watcher)
+                    try:
+                        status = self._look(study, watcher)
+                    except Exception as failure:
+                        if not is_outage(failure):
+                            raise
+                        result.error = (
+                            f"storage: {describe_storage(storage)} stopped answering; the workers were "
+                            "stopped (their trials are requeued, or retried by the next run): run the "
+                            "same command again once it is back"
+                        )
+                        result.storage_unavailable = True
+                        return result
                     study_done = status.done >= self.target
                     for worker in self.workers:
                         if worker.done:
@@ -264,6 +283,7 @@ class Supervisor:
                             error = self._ended(worker, code, study_done, now)
                             if error is not None:
                                 result.error, result.user_error = error, self._user_error
+                                result.storage_unavailable = self._storage_unavailable
                                 return result
                     if all(worker.done for worker in self.workers):
                         break

@@ -214,7 +214,7 @@ CASES_STUDY = {
     ),
     "enqueue-unknown-study": lambda s: Case(
         s.run(s.study(), "--enqueue", "study:pilot:2"),
-        ["--enqueue study:pilot:2: study 'pilot' is not in the storage; it has: none"],
+        ["--enqueue study:pilot:2: study 'pilot' is not in the storage: its sqlite file does not exist yet"],
         absent=[s.db],
     ),
     "enqueue-missing-file": lambda s: Case(

@@ -278,7 +278,7 @@ def test_bad_study_files_exit_2_with_one_line(write_study, unique_name, tmp_path
 
 def test_unknown_study_and_bad_yaml(write_study, tmp_path):
     storage = f"sqlite:///{tmp_path / 'empty.db'}"
-    assert "study 'nope' is not in the storage" in user_error("best", "nope", "--storage", storage)
+    assert "study 'nope' is not in sqlite:///" in user_error("best", "nope", "--storage", storage)
     path = tmp_path / "broken.yaml"
     path.write_text("study: [unclosed\n")
     assert f"{path}: not valid YAML at line" in user_error("run", path, "--storage", storage)

@@ -266,7 +266,7 @@ def test_bad_input_is_one_line_and_stores_nothing(tmp_path, unique_name):
     def ablate(*args: object) -> str:
         return user_error("ablate", *args, "--storage", storage, "--seeds", 1, "--epochs", 1)
 
-    assert ablate("nope").startswith("error: study 'nope' is not in the storage; it has: ")
+    assert ablate("nope").startswith("error: study 'nope' is not in ")
     assert ablate("foreign") == (
         "error: study 'foreign' was not created by ressearch: it has no stored networks to ablate"
     )

@@ -289,9 +289,9 @@ def test_bad_input_raises_one_line_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
     missing = tmp_path / "missing.db"
     cases = [
-        ("nope", {"storage": storage}, StudyNotFoundError, "study 'nope' is not in the storage"),
+        ("nope", {"storage": storage}, StudyNotFoundError, "study 'nope' is not in "),
         ("all-failed", {"storage": storage}, ConfigError, "'all-failed' has no complete trial yet"),
-        (name, {"storage": f"sqlite:///{missing}"}, StorageError, f"there is no database {missing}"),
+        (name, {"storage": f"sqlite:///{missing}"}, StorageError, f"no database at {missing}"),
         (name, {"storage": storage, "top": 0}, ConfigError, "--top: must be 1 or more, got 0"),
     ]
     for study, kwargs, error, says in cases:

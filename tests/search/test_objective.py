@@ -154,7 +154,7 @@ def test_an_impossible_sample_fails_the_trial_alone(
     with pytest.raises(TrialFailed):
         objective(trial)
     study.tell(trial, state=TrialState.FAIL)
-    assert objective.running == set()
+    assert objective.running == {}
     first, second = stored_trials(storage_url, unique_name)
     assert {first.state, second.state} == {TrialState.FAIL}
     assert TrialRecord.from_trial(first) == TrialRecord()  # nothing recorded before the failure

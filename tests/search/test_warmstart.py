@@ -106,8 +106,8 @@ def test_an_unknown_study_in_a_new_sqlite_file_creates_no_file(unique_name, tmp_
             definition(unique_name, tmp_path, ["study:pilot:2"]), storage=f"sqlite:///{tmp_path / 'new.db'}"
         )
     assert (
-        one_line(raised.value)
-        == "warm_start[0] study:pilot:2: study 'pilot' is not in the storage; it has: none"
+        one_line(raised.value) == "warm_start[0] study:pilot:2: study 'pilot' is not in the storage: "
+        "its SQLite file does not exist yet"
     )
     assert not (tmp_path / "new.db").exists()
 

@@ -10,7 +10,7 @@ import optuna
 import pytest
 
 from ressearch.errors import RessearchError, StorageError, StudyNotFoundError
-from ressearch.storage import load_study, open_storage, study_names
+from ressearch.storage import load_study, open_storage, resolve_storage_url, study_names
 from tests.helpers import one_line
 
 
@@ -72,7 +72,8 @@ def test_an_unknown_name_lists_the_studies_the_storage_has(storage_url, unique_n
         load_study(f"{unique_name}-missing", storage_url)
     message = one_line(raised.value)
     head, listed = message.split("; it has: ")
-    assert head == f"study '{unique_name}-missing' is not in the storage"
+    where = resolve_storage_url(storage_url)
+    assert head == f"study '{unique_name}-missing' is not in {where} (--storage names another)"
     # The PostgreSQL database is shared by the whole test run: it lists every study, sorted.
     names = listed.split(", ")
     assert names == sorted(names) and {first, second} <= set(names)
@@ -84,7 +85,8 @@ def test_an_empty_storage_has_no_names_and_says_none(empty_storage_url):
     assert study_names(open_storage(empty_storage_url, heartbeat=False)) == []
     with pytest.raises(StudyNotFoundError) as raised:
         load_study("nope", empty_storage_url)
-    assert one_line(raised.value) == "study 'nope' is not in the storage; it has: none"
+    where = resolve_storage_url(empty_storage_url)
+    assert one_line(raised.value) == f"study 'nope' is not in {where} (--storage names another); it has: none"
 
 
 def test_study_names_are_in_creation_order(storage_url, unique_name):

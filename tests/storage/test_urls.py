@@ -93,17 +93,17 @@ def test_open_storage_opens_a_real_storage_with_heartbeats(storage_url, unique_n
 def test_a_reader_never_creates_a_database_that_is_not_there(tmp_path, monkeypatch):
     missing = tmp_path / "missing.db"
     with pytest.raises(StorageError) as raised:
-        open_storage(f"sqlite:///{missing}", heartbeat=False, create=False)
+        open_storage(f"sqlite:///{missing}", heartbeat=False, read_only=True)
     assert one_line(raised.value) == (
-        f"storage: there is no database {missing}; name the one a study ran in "
-        "(--storage URL or $RESSEARCH_STORAGE)"
+        f"storage: no database at {missing}; run a study first, or pass --storage (or set "
+        "RESSEARCH_STORAGE) to the database that holds it"
     )
     monkeypatch.chdir(tmp_path)  # relative to the current folder, as SQLite reads it
     with pytest.raises(StorageError, match="missing.db"):
-        open_storage("sqlite:///missing.db", heartbeat=False, create=False)
+        open_storage("sqlite:///missing.db", heartbeat=False, read_only=True)
     assert list(tmp_path.iterdir()) == []
     open_storage(f"sqlite:///{missing}", heartbeat=False)  # a run creates it
-    assert isinstance(open_storage(f"sqlite:///{missing}", create=False), optuna.storages.RDBStorage)
+    assert isinstance(open_storage(f"sqlite:///{missing}", read_only=True), optuna.storages.RDBStorage)
 
 
 def test_a_sqlite_path_that_is_not_a_database_is_one_storage_error_line_and_untouched(tmp_path):
@@ -167,19 +167,20 @@ def test_checking_an_sqlite_file_keeps_the_locks_this_process_holds(tmp_path):
 @pytest.mark.postgres
 def test_a_server_with_no_connection_slot_free_is_waited_for_at_opening(postgres_url, caplog):
     """Many workers starting at once can take every connection the server allows ("too many
-    clients already"): opening waits for a free one instead of failing. A role limited to two
-    connections stands in for a full server."""
+    clients already"): opening waits for a free one instead of failing. A role limited to three
+    connections stands in for a full server (opening a fresh database takes one more than the
+    storage's own: the creation lock's)."""
     import threading
 
     import psycopg
 
     role = f"ressearch_limited_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 2')
+        admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 3')
         admin.execute(f'CREATE DATABASE "{role}" OWNER "{role}"')
     try:
         url = postgres_url.rsplit("/", 1)[0].replace("postgres@", f"{role}@") + f"/{role}"
-        holders = [psycopg.connect(url) for _ in range(2)]
+        holders = [psycopg.connect(url) for _ in range(3)]
         for holder in holders:
             threading.Timer(2.0, holder.close).start()
         with caplog.at_level(logging.WARNING, logger="ressearch.storage"):
@@ -188,7 +189,7 @@ def test_a_server_with_no_connection_slot_free_is_waited_for_at_opening(postgres
         assert any("too many connections" in record.getMessage() for record in caplog.records)
         storage.engine.dispose()
         # A server that stays full is given up on after the grace period, in one line.
-        holders = [psycopg.connect(url) for _ in range(2)]
+        holders = [psycopg.connect(url) for _ in range(3)]
         with pytest.raises(StorageError) as raised:
             open_storage(url, heartbeat=False, grace_period=1)
         for holder in holders:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
@@ -82,3 +87,36 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
             return value
         time.sleep(0.5)
     pytest.fail(f"timed out waiting for {what}")
+
+
+@dataclass(frozen=True)
+class OwnCluster:
+    """A PostgreSQL cluster of a test's own: stopped, started or restarted without disturbing the
+    main server the other tests share."""
+
+    name: str
+    version: str
+    url: str
+
+    def ctl(self, action: str) -> None:
+        """``pg_ctlcluster ... stop|start|restart`` (a stop is the fast one: sessions are ended)."""
+        extra = ["-m", "fast"] if action == "stop" else []
+        _pg("pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name, action, *extra)
+
+
+def _pg(*args: str) -> None:
+    subprocess.run(list(args), check=True, capture_output=True, text=True, timeout=120)
+
+
+@contextmanager
+def own_postgres_cluster(name: str) -> Iterator[OwnCluster]:
+    """A fresh PostgreSQL cluster ``name`` on a free port, trust auth, dropped at the end."""
+    assert shutil.which("pg_createcluster"), "PostgreSQL's cluster tools are needed (make postgres)"
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(["pg_dropcluster", "--stop", version, name], capture_output=True)  # a leftover
+    port = free_port()
+    _pg("pg_createcluster", version, name, "-p", str(port), "--start", "--", "--auth=trust")
+    try:
+        yield OwnCluster(name, version, f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    finally:
+        subprocess.run(["pg_dropcluster", "--stop", version, name], capture_output=True)

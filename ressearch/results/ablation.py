@@ -41,7 +41,13 @@ from ressearch.config.training import TrainConfig
 from ressearch.errors import ConfigError, DataError, TrialFailed
 from ressearch.results.query import best_trials
 from ressearch.runtime import raise_interrupt, stop_signals
-from ressearch.search.record import StudyMeta, TrialRecord
+from ressearch.search.record import (
+    ABLATION_ATTR,
+    StudyMeta,
+    TrialRecord,
+    ablation_pointer,
+    write_ablation_pointer,
+)
 from ressearch.storage.artifacts import (
     download_artifact,
     open_artifact_store,
@@ -76,7 +82,6 @@ __all__ = [
     "write_ablation",
 ]
 
-ABLATION_ATTR = "ressearch_ablation"
 ABLATION_SCHEMA = 1
 FOUND = "found"
 PLAIN = "plain"
@@ -604,7 +609,7 @@ def store_ablation(
     uploaded by a store stopped half-way are removed again.
     """
     store = open_artifact_store(_artifact_folder(study, artifacts))
-    previous = study.user_attrs.get(ABLATION_ATTR)
+    previous = ablation_pointer(study)
     uploaded: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ressearch-ablation-") as folder:
         json_path = Path(folder) / RESULT_FILE
@@ -613,8 +618,8 @@ def store_ablation(
         try:
             uploaded.append(upload_study_file(store, json_path, study))
             uploaded.append(upload_study_file(store, plot_path, study))
-            study.set_user_attr(
-                ABLATION_ATTR,
+            write_ablation_pointer(
+                study,
                 {
                     "result": uploaded[0],
                     "plot": uploaded[1],
@@ -635,11 +640,6 @@ def store_ablation(
                 remove_study_artifact(store, study, previous[key])
 
 
-def _pointer(study: optuna.Study) -> dict[str, Any] | None:
-    pointer = study.user_attrs.get(ABLATION_ATTR)
-    return pointer if isinstance(pointer, dict) and isinstance(pointer.get("result"), str) else None
-
-
 def _artifact_folder(study: optuna.Study, artifacts: str | Path | None) -> Path:
     if artifacts:
         return Path(artifacts).resolve()
@@ -655,7 +655,7 @@ def load_ablation(study: optuna.Study, *, artifacts: str | Path | None = None) -
     Raises:
         StorageError: the stored result is not in the artifact folder (pass ``artifacts``).
     """
-    pointer = _pointer(study)
+    pointer = ablation_pointer(study)
     if pointer is None:
         return None
     folder = _artifact_folder(study, artifacts)
@@ -670,7 +670,7 @@ def download_ablation_plot(
 ) -> Path | None:
     """Copy the stored learning-curve plot of ``study``'s ablation to ``destination``; None if
     the study has no ablation."""
-    pointer = _pointer(study)
+    pointer = ablation_pointer(study)
     if pointer is None or not isinstance(pointer.get("plot"), str):
         return None
     target = Path(destination)

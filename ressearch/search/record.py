@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 __all__ = [
+    "ABLATION_ATTR",
     "HYPERMODEL_RECORD_VERSION",
     "INTERRUPTED_REASON",
     "RETRIED_REASON",
@@ -34,6 +35,8 @@ __all__ = [
     "STUDY_META_VERSION",
     "StudyMeta",
     "TrialRecord",
+    "ablation_pointer",
+    "write_ablation_pointer",
 ]
 
 RECORD_VERSION = 1  # the record of a trial of ressearch's architectures
@@ -42,6 +45,7 @@ RECORD_VERSION = 1  # the record of a trial of ressearch's architectures
 HYPERMODEL_RECORD_VERSION = 2
 STUDY_META_VERSION = 1
 STUDY_ATTR = "ressearch"
+ABLATION_ATTR = "ressearch_ablation"
 INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM); not counted: requeued, the next run continues it"
 RETRIED_REASON = "its worker vanished (no heartbeat, or its process is gone); not counted: retried"
 _VERSION_KEY = "record_version"
@@ -185,6 +189,18 @@ class TrialRecord:
         except ConfigError:
             return None
         return None
+
+
+def ablation_pointer(study: optuna.Study) -> dict[str, Any] | None:
+    """The study's ``ressearch_ablation`` attribute: where ``ressearch ablate`` stored its result
+    (artifact ids) and a short summary; None where the study has none."""
+    pointer = study.user_attrs.get(ABLATION_ATTR)
+    return pointer if isinstance(pointer, dict) and isinstance(pointer.get("result"), str) else None
+
+
+def write_ablation_pointer(study: optuna.Study, pointer: dict[str, Any]) -> None:
+    """Point the study at a newly stored ablation (a few hundred characters: the rest is artifacts)."""
+    study.set_user_attr(ABLATION_ATTR, pointer)
 
 
 def _key(name: str) -> str:

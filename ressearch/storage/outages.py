@@ -147,3 +147,28 @@ for _kind in (OutageTolerantStorage, OutageTolerantProxy):
     for _name in _CALLS:
         if hasattr(_base, _name):
             setattr(_kind, _name, _tolerant(getattr(_base, _name), _name))
+
+
+def _heartbeat_or_warn(tolerant: F) -> F:
+    """A heartbeat the storage stayed away for is skipped with a warning: it runs in Optuna's
+    heartbeat thread, where an exception would print a traceback and end the thread. The trial's
+    own calls meet the outage too, and end the run in one line (see the search layer)."""
+
+    @functools.wraps(tolerant)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return tolerant(self, *args, **kwargs)
+        except (
+            optuna.exceptions.StorageInternalError,
+            sqlalchemy_exc.SQLAlchemyError,
+            grpc.RpcError,
+        ) as error:
+            if not is_outage(error):
+                raise
+            _LOG.warning("storage: %s is unreachable: a heartbeat was not recorded", self.redacted_url)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+OutageTolerantStorage.record_heartbeat = _heartbeat_or_warn(OutageTolerantStorage.record_heartbeat)  # type: ignore[method-assign]

@@ -1,6 +1,7 @@
 """Every bad input a person can give is caught at the door: one row per case.
 
-Each case is a real command on real files: it must exit with code 2, print exactly one line on
+Each case is a real command on real files: it must exit with code 2 (4 for a storage that is
+well named but cannot be used now: a server that does not answer), print exactly one line on
 stderr naming the file, key, column or flag, show no traceback, and leave nothing half-written
 (no database file, no study in the storage, no export folder, no output file).
 """
@@ -74,6 +75,7 @@ class Case:
     unchanged: dict[Path, bytes] = field(default_factory=dict)  # files it must not touch
     never: list[str] = field(default_factory=list)  # text that must appear nowhere (secrets)
     after: Callable[[], bool] | None = None  # a check that what was stored is untouched
+    code: int = 2  # 4 where the storage is well named but cannot be used now
 
 
 class Setup:
@@ -349,7 +351,9 @@ def sqlite_text_file(s: Setup) -> Case:
 
 def postgres_closed_port(s: Setup) -> Case:
     url = f"postgresql://postgres:S3cretPw@127.0.0.1:{free_port()}/ressearch"
-    return Case(s.run(s.study(), storage=url), ["storage", "127.0.0.1", "refused"], never=["S3cretPw"])
+    return Case(
+        s.run(s.study(), storage=url), ["storage", "127.0.0.1", "refused"], never=["S3cretPw"], code=4
+    )
 
 
 def postgres_wrong_password(s: Setup) -> Case:
@@ -533,7 +537,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(make, tmp_path, request
     finally:
         if setup.held is not None:
             setup.held.close()
-    assert result.exit_code == 2, f"exit {result.exit_code}:\n{result.output}"
+    assert result.exit_code == case.code, f"exit {result.exit_code}:\n{result.output}"
     line = one_line(result.stderr)
     assert line.startswith("error: "), line
     for expected in case.says:

@@ -23,9 +23,9 @@ import yaml
 from ressearch.config import load_study_file
 from ressearch.data import load_dataset
 from ressearch.search import TrialRecord
-from ressearch.storage import load_study
+from ressearch.storage import load_study, open_storage
 from ressearch.training import evaluate
-from tests.helpers import cli, tiny_study, user_error
+from tests.helpers import cli, one_line, tiny_study, user_error
 
 pytestmark = pytest.mark.slow
 
@@ -227,7 +227,9 @@ def test_a_csv_the_tests_never_saw(write_study, unique_name, tmp_path):
 def test_password_in_storage_url_never_appears(write_study, unique_name, tmp_path, postgres_url):
     secret = "hunter2-very-secret"
     unreachable = f"postgresql://postgres:{secret}@127.0.0.1:1/nowhere"
-    message = user_error("run", write_study(tiny_study(unique_name)), "--storage", unreachable)
+    refused = cli("run", write_study(tiny_study(unique_name)), "--storage", unreachable)
+    assert refused.exit_code == 4, refused.output  # a storage that cannot be used now
+    message = one_line(refused.stderr)
     assert secret not in message and "postgres:***@" in message
     # Trust auth accepts any password: a real run on PostgreSQL with one in the URL.
     with_password = postgres_url.replace("postgres@", f"postgres:{secret}@")
@@ -278,7 +280,8 @@ def test_bad_study_files_exit_2_with_one_line(write_study, unique_name, tmp_path
 
 def test_unknown_study_and_bad_yaml(write_study, tmp_path):
     storage = f"sqlite:///{tmp_path / 'empty.db'}"
-    assert "study 'nope' is not in sqlite:///" in user_error("best", "nope", "--storage", storage)
+    open_storage(storage, heartbeat=False)  # a database with no study
+    assert f"study 'nope' is not in {storage} " in user_error("best", "nope", "--storage", storage)
     path = tmp_path / "broken.yaml"
     path.write_text("study: [unclosed\n")
     assert f"{path}: not valid YAML at line" in user_error("run", path, "--storage", storage)

@@ -46,11 +46,15 @@ def _racer(index: int, jobs: Any, results: Any) -> None:
     """One process: for each job, wait for its instant, then open the database and prepare (or run)
     the study."""
     from ressearch.config import parse_study
-    from ressearch.runtime import quiet_optuna
+    from ressearch.runtime import import_tensorflow_quietly, quiet_optuna
     from ressearch.search import prepare, run_study
     from ressearch.storage import open_storage
 
     quiet_optuna()
+    import_tensorflow_quietly()
+    import ressearch.training.compile  # noqa: F401  (Keras: what prepare checks the task with)
+
+    results.put("ready")
     while True:
         job = jobs.get()
         if job is None:
@@ -96,9 +100,12 @@ def racers(tmp_path_factory: pytest.TempPathFactory):
     for process in processes:
         process.start()
 
+    for _ in processes:  # each has imported what a run needs (TensorFlow included)
+        assert results.get(timeout=600) == "ready"
+
     def race(storage: str, name: str, *, trials: bool) -> list[tuple[int, str, int | None]]:
         """Each process's (index, "ok" or its error, the run's total or whether it created the study)."""
-        start_at = time.time() + 2.0
+        start_at = time.time() + 0.5
         for queue in jobs:
             queue.put((storage, name, trials, start_at))
         return sorted(results.get(timeout=600) for _ in range(PROCESSES))

@@ -7,7 +7,6 @@ port of its own), so restarting it cannot disturb the other tests that use the m
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,37 +16,20 @@ import pytest
 from optuna.trial import TrialState
 
 from ressearch.search import finished_trials
-from tests.helpers import free_port, tiny_study, wait_for
+from tests.helpers import OwnCluster, own_postgres_cluster, tiny_study, wait_for
 from tests.search.helpers import RESSEARCH
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-CLUSTER = "ressearch-restart"
-
-
-def _version() -> str:
-    return sorted(os.listdir("/etc/postgresql"))[-1]
-
-
-def _pg(*args: str) -> None:
-    subprocess.run(list(args), check=True, capture_output=True, text=True, timeout=120)
-
 
 @pytest.fixture(scope="module")
-def own_server() -> Iterator[str]:
-    """A fresh PostgreSQL cluster on a free port, trust auth; its URL."""
-    assert shutil.which("pg_createcluster"), "PostgreSQL's cluster tools are needed (make postgres)"
-    version = _version()
-    subprocess.run(["pg_dropcluster", "--stop", version, CLUSTER], capture_output=True)  # a leftover
-    port = free_port()
-    _pg("pg_createcluster", version, CLUSTER, "-p", str(port), "--start", "--", "--auth=trust")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(["pg_dropcluster", "--stop", version, CLUSTER], capture_output=True)
+def own_cluster() -> Iterator[OwnCluster]:
+    with own_postgres_cluster("ressearch-restart") as cluster:
+        yield cluster
 
 
-def test_three_workers_survive_a_database_restart_with_nothing_lost(own_server, write_study, unique_name):
+def test_three_workers_survive_a_database_restart_with_nothing_lost(own_cluster, write_study, unique_name):
+    own_server = own_cluster.url
     target = 6
     path = write_study(
         tiny_study(
@@ -74,7 +56,7 @@ def test_three_workers_survive_a_database_restart_with_nothing_lost(own_server, 
 
         wait_for(under_way, 240, "a finished trial and a running one")
         # Fast shutdown: every connection is cut; the server is back a few seconds later.
-        _pg("pg_ctlcluster", "--skip-systemctl-redirect", _version(), CLUSTER, "restart")
+        own_cluster.ctl("restart")
         _, err = supervisor.communicate(timeout=400)
     finally:
         if supervisor.poll() is None:

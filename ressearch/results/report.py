@@ -644,7 +644,12 @@ def ablation_section(context: ReportContext) -> Section | None:
                 p_value,
                 str(variant.spread.n),
             ]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
+        # The network's line wraps, so that the numbers keep to the page.
+        tds = [
+            f'<td class="wrap">{html.escape(cell)}</td>' if index == 1 else f"<td>{html.escape(cell)}</td>"
+            for index, cell in enumerate(cells)
+        ]
+        rows.append("<tr>" + "".join(tds) + "</tr>")
     head = "".join(f"<th>{html.escape(header)}</th>" for header in headers)
     intro = (
         f"<p>{html.escape(result.metric)} ({html.escape(result.direction)}) of trial {result.trial} "
@@ -691,6 +696,7 @@ header { padding-top: 20px; }
 h1 { margin: 0 0 4px; font-size: 1.6em; }
 h2 { margin: 34px 0 8px; font-size: 1.25em; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 .sub { color: #666; margin: 0 0 10px; }
+nav { display: flex; flex-wrap: wrap; row-gap: 4px; }
 nav a { margin-right: 14px; color: #1f5fa8; text-decoration: none; white-space: nowrap; }
 table { border-collapse: collapse; background: #fff; }
 th, td { border: 1px solid #ddd; padding: 4px 9px; text-align: left; vertical-align: top; }
@@ -699,6 +705,7 @@ table.trials { width: 100%; font-size: 14px; }
 table.trials th { background: #f2f2f2; white-space: nowrap; }
 table.trials td { font-variant-numeric: tabular-nums; }
 table.trials td:not(:last-child) { white-space: nowrap; }
+table.trials td.wrap { white-space: normal; }
 figure { margin: 14px 0 6px; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e3e3e3; background: #fff; }
 figcaption { color: #555; font-size: 13px; }

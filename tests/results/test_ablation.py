@@ -427,7 +427,7 @@ def test_the_report_shows_the_stored_ablation(ablated, tmp_path):
     assert stored is not None
     section = page[page.index('id="ablation"') :]
     for item in stored.variants:
-        assert f"<td>{item.name}</td><td>{html.escape(item.description or '-')}</td>" in section
+        assert f'<td>{item.name}</td><td class="wrap">{html.escape(item.description or "-")}</td>' in section
         assert f"{item.spread.mean:.4f} ± {item.spread.std:.4f}" in section
     # The stored learning curves, byte for byte, beside the page and in it.
     stored_png = download_ablation_plot(load_study(ablated.name, ablated.storage), tmp_path / "stored.png")

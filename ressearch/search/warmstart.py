@@ -202,7 +202,7 @@ def new_warm_starts(seeds: Sequence[Seed], trials: list[FrozenTrial], n_trials: 
         if not _queued(seed.params, trials) and not any(_same_params(seed.params, s.params) for s in new):
             new.append(seed)
     free = free_slots(trials, n_trials)
-    if len(new) > free:
+    if new and len(new) > free:  # no new seed: nothing to fit, however full the study (free < 0 too)
         raise ConfigError(
             f"warm_start: {len(new)} new warm starts to enqueue and {max(free, 0)} free of "
             f"study.n_trials {n_trials} (warm starts count towards it); raise n_trials (--n-trials) "

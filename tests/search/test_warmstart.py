@@ -14,7 +14,7 @@ from ressearch.config.space import ArchitectureSpace, TrainSpace
 from ressearch.errors import ConfigError
 from ressearch.search import TrialRecord, optimize, prepare
 from ressearch.search.space import sample, sample_train
-from ressearch.search.warmstart import resolve_warm_starts, top_trials
+from ressearch.search.warmstart import new_warm_starts, resolve_warm_starts, top_trials
 from ressearch.storage.studies import study_names
 from ressearch.storage.urls import open_storage
 from tests.helpers import one_line, tiny_study
@@ -219,3 +219,11 @@ def test_top_trials_of_several_objectives_are_the_pareto_set_by_number():
     for value in (0.3, 0.1, 0.2, 0.1):
         single.tell(single.ask(), value)
     assert [trial.number for trial in top_trials(single, 3)] == [1, 3, 2]  # ties: the earlier first
+
+
+def test_a_study_with_no_free_slot_and_no_new_warm_start_is_no_error():
+    """A worker joining a study whose slots are all done or taken (more, even: surplus trials)
+    has nothing to enqueue, so nothing to refuse."""
+    done = [optuna.trial.create_trial(value=0.5) for _ in range(3)]
+    assert new_warm_starts([], done, 2) == []
+    assert new_warm_starts([], done, 3) == []

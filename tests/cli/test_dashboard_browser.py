@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -28,9 +27,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from ressearch.search import TrialRecord
 from ressearch.storage import load_study, open_storage
-from tests.cli.helpers import serving_dashboard
-from tests.helpers import tiny_study
-from tests.search.helpers import RESSEARCH
+from tests.cli.helpers import get, serving_dashboard
+from tests.helpers import cli, tiny_study
 
 pytestmark = pytest.mark.slow
 
@@ -80,13 +78,8 @@ def test_a_person_finds_the_trials_their_learning_curves_and_models(
 ):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study_file = write_study(tiny_study(unique_name, study={"pruner": "none"}, train={"epochs": EPOCHS}))
-    ran = subprocess.run(
-        [*RESSEARCH, "run", str(study_file), "--storage", storage],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert ran.returncode == 0, ran.stderr[-3000:]
+    ran = cli("run", study_file, "--storage", storage)
+    assert ran.exit_code == 0, ran.output[-3000:]
     backend = open_storage(storage, heartbeat=False)
     trials = load_study(unique_name, backend).trials
     chosen = trials[-1]  # not the trial the trials page opens with: the person picks it
@@ -137,6 +130,8 @@ def test_a_person_finds_the_trials_their_learning_curves_and_models(
             assert download.get_attribute("href") == (
                 f"{base}/artifacts/{study_id}/{chosen._trial_id}/{model.artifact_id}"
             )
+            served = get(download.get_attribute("href"))  # the model file itself
+            assert served is not None and served[:2] == b"PK"  # a .keras file is a zip archive
             browser.execute_script("window.scrollTo(0, 0)")  # the study page's scroll carries over
             screenshot("3-trial")
         except BaseException:

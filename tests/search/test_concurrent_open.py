@@ -6,7 +6,8 @@ missing. Without a lock, the losers of those races died ("table studies already 
 duplicate `alembic_version`, a duplicate `pg_type` row). Here 8 real processes open a fresh
 database at the same instant through :func:`ressearch.search.prepare` (what `run` and `worker` do
 before their first trial), ten times on each backend, and then run a whole study together
-through :func:`ressearch.run_study`, which must end with exactly its total. The processes are
+through :func:`ressearch.run_study`, which must end with exactly its total, its trials shared
+among the processes. The processes are
 started once and reused, so the rounds pay TensorFlow's import only once.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from ressearch.search import StudyMeta, finished_trials
+from ressearch.search import StudyMeta, TrialRecord, finished_trials
 from ressearch.storage import load_study
 from tests.helpers import tiny_study
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 PROCESSES = 8
 ROUNDS = 10
-TOTAL = PROCESSES  # in the round that runs trials, each process trains about one
+TOTAL = 4  # the round that runs trials: half the processes train one each, the rest find no slot
 
 
 def study_definition(name: str) -> dict[str, Any]:
@@ -167,3 +168,5 @@ def test_eight_processes_on_a_fresh_database_all_succeed_ten_times(racers, fresh
     assert len(finished_trials(study)) == TOTAL
     assert all(trial.state.name == "COMPLETE" for trial in finished_trials(study))
     assert {outcome[2] for outcome in outcomes} == {TOTAL}  # each process saw the same total
+    # The processes shared the study's trials (each records the worker, host:pid, that ran it).
+    assert len({TrialRecord.from_trial(trial).worker for trial in finished_trials(study)}) > 1

@@ -182,8 +182,12 @@ class Variant:
 
 def _with_block(found: ArchitectureConfig, block_type: str, **changes: Any) -> ArchitectureConfig:
     """``found`` with another block type; the activation order kept where that family lets the
-    config choose it (a family that fixes it, basic or preact, decides)."""
+    config choose it (a family that fixes it, basic or preact, decides). A bottleneck made from a
+    family without one gets expansion 1: its inner layers as wide as the block, the same width
+    as the found network's (the default 4 would make them a quarter as wide)."""
     family = BLOCKS[block_type]
+    if "expansion" in family.uses and "expansion" not in found.family.uses:
+        changes = {"expansion": 1.0, **changes}
     if family.preactivation is not None:
         preactivation = None
     elif found.preactivation is not None:

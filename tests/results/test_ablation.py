@@ -129,9 +129,11 @@ def test_every_registered_block_family_is_a_variant_at_the_same_depths_and_width
     assert variants[0].config == found
     for variant in variants[2:]:
         assert variant.config is not None and variant.skipped is None
-        assert _differing(found, variant.config) == {"block_type", "preactivation"} - (
-            {"preactivation"} if variant.name == "basic" else set()
-        )
+        expected = {"block_type", "preactivation"} - ({"preactivation"} if variant.name == "basic" else set())
+        if variant.name == "bottleneck":  # inner layers as wide as the block: the same width
+            expected |= {"expansion"}
+            assert variant.config.expansion == 1.0
+        assert _differing(found, variant.config) == expected
         assert variant.config.uses_preactivation == (variant.name != "basic")  # basic is post-activation
 
 

@@ -21,7 +21,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -37,7 +37,8 @@ from ressearch.errors import ConfigError
 
 if TYPE_CHECKING:
     from ressearch.search.objective import EpochEvent
-    from ressearch.search.runner import RunStart, RunSummary, TrialEvent
+    from ressearch.search.resume import Finished
+    from ressearch.search.runner import Requeued, RunStart, RunSummary, TrialEvent
     from ressearch.workers import StudyProgress
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "Workers",
     "choose_display",
     "epoch_line",
+    "finished_line",
+    "requeued_line",
     "summary_lines",
     "trial_line",
 ]
@@ -169,17 +172,75 @@ def trial_line(event: TrialEvent) -> str:
 def summary_lines(summary: RunSummary) -> list[str]:
     """How the run ended: the counts, the best trial or the Pareto set, what to do next."""
     lines = [
-        f"{summary.name}: {run_state(summary)}, {summary.done}/{summary.target} trials "
-        f"({summary.complete} complete, {summary.pruned} pruned, {summary.failed} failed) "
-        f"in {summary.elapsed:.0f}s"
+        f"{summary.name}: {run_state(summary)}, {summary.counts.describe()} in {duration(summary.elapsed)}"
     ]
     if summary.best_number is not None:
         lines.append(f"best: trial {summary.best_number} = {format_values(summary.best_values)}")
     elif summary.pareto:
         lines.append(f"Pareto set: trials {', '.join(map(str, summary.pareto))}")
     if summary.interrupted:
+        lines += [requeued_line(requeued) for requeued in summary.requeued]
         lines.append("run the same command again to finish the study")
     return lines
+
+
+def requeued_line(requeued: Requeued) -> str:
+    """What the next run does with an interrupted trial, as the search layer will do it.
+
+    Example:
+        >>> from ressearch.search.runner import Requeued
+        >>> line = requeued_line(Requeued(number=4, retry=9, checkpointed=2, epochs=6))
+        >>> head, tail = line.split(": ", 1)
+        >>> head
+        'trial 4 stopped in epoch 3/6'
+        >>> tail
+        'the next run continues it as trial 9 from its checkpoint (2/6 epochs kept)'
+    """
+    number, retry, kept, epochs = requeued.number, requeued.retry, requeued.checkpointed, requeued.epochs
+    if epochs is None:
+        return (
+            f"trial {number} stopped before it trained: the next run starts it as trial {retry} (same params)"
+        )
+    if kept >= epochs:
+        return (
+            f"trial {number} stopped after its {epochs} epochs, before it was recorded: the next run "
+            f"restores its checkpoint as trial {retry} and records it"
+        )
+    if kept == 0:
+        return (
+            f"trial {number} stopped in epoch 1/{epochs}, before its first checkpoint: the next run trains "
+            f"it again from the start as trial {retry} (same parameters and seed)"
+        )
+    return (
+        f"trial {number} stopped in epoch {kept + 1}/{epochs}: the next run continues it as trial {retry} "
+        f"from its checkpoint ({kept}/{epochs} epochs kept)"
+    )
+
+
+def finished_line(finished: Finished, storage: str | None = None) -> str:
+    """The one line of a run that finds its study done: the counts, the best trial, where to look.
+
+    Example:
+        >>> from ressearch.search.counting import TrialCounts
+        >>> from ressearch.search.resume import Finished
+        >>> counts = TrialCounts(complete=5, pruned=3, target=8)
+        >>> print(finished_line(Finished("quickstart", counts, ("val_accuracy",), 3, [0.96667])))
+        quickstart: 8/8 trials, nothing left to do; best #3 val_accuracy 0.9667 (ressearch best quickstart)
+    """
+    counts = finished.counts
+    line = f"{finished.name}: {counts.of_target()} trials, nothing left to do"
+    if counts.running:
+        line += f" here ({counts.running} still running elsewhere)"
+    hint = f"ressearch best {finished.name}" + (f" --storage {storage}" if storage else "")
+    if finished.best_number is not None:
+        scores = ", ".join(
+            f"{metric} {value:.4g}"
+            for metric, value in zip(finished.metrics, finished.best_values or [], strict=False)
+        )
+        return f"{line}; best #{finished.best_number} {scores} ({hint})"
+    if finished.pareto:
+        return f"{line}; Pareto set of {len(finished.pareto)} trials ({hint})"
+    return f"{line}; no trial completed"
 
 
 def run_state(summary: RunSummary) -> str:
@@ -215,6 +276,10 @@ class Display:
     def end(self, summary: RunSummary) -> None:
         for line in summary_lines(summary):
             out.print(line, markup=False)
+
+    def finished(self, finished: Finished, storage: str | None = None) -> None:
+        """The study already has its total: one line, and nothing else (every display)."""
+        out.print(finished_line(finished, storage), markup=False)
 
     def close(self) -> None:
         pass
@@ -416,10 +481,35 @@ class JsonDisplay(Display):
             complete=summary.complete,
             pruned=summary.pruned,
             failed=summary.failed,
+            not_counted=summary.not_counted,
             best_trial=summary.best_number,
             best_values=summary.best_values,
             pareto=summary.pareto,
+            requeued=[asdict(requeued) for requeued in summary.requeued],
             elapsed=round(summary.elapsed, 3),
+        )
+
+    def finished(self, finished: Finished, storage: str | None = None) -> None:
+        """One ``run_end`` event, ``state`` ``done``, ``nothing_to_do`` true: no ``run_start``,
+        as the run started nothing."""
+        self.study = finished.name
+        counts = finished.counts
+        self.emit(
+            "run_end",
+            state="done",
+            nothing_to_do=True,
+            done=counts.counted,
+            target=counts.target,
+            complete=counts.complete,
+            pruned=counts.pruned,
+            failed=counts.failed,
+            not_counted=counts.not_counted,
+            running=counts.running,
+            best_trial=finished.best_number,
+            best_values=finished.best_values,
+            pareto=finished.pareto or ([] if finished.best_number is None else [finished.best_number]),
+            requeued=[],
+            elapsed=0.0,
         )
 
 

@@ -41,7 +41,14 @@ def studies(
     columns = [
         Column("name", "name"),
         Column("metrics", lambda row: row["metrics"] or row["directions"]),
-        *(Column(key, key) for key in ("trials", "complete", "pruned", "failed", "running")),
+        # Counted trials of n_trials, as `run` tells them; "not counted": interrupted, retried, surplus.
+        Column(
+            "trials",
+            lambda row: row["trials"] if row["target"] is None else f"{row['trials']}/{row['target']}",
+        ),
+        *(Column(key, key) for key in ("complete", "pruned", "failed")),
+        Column("not counted", "not_counted"),
+        Column("running", "running"),
         Column("best", "best_value"),
     ]
     emit(rows, fmt, columns=columns)
@@ -81,15 +88,18 @@ def best(
     as_json: JsonOption = False,
 ) -> None:
     """Show the best trial of study NAME (the Pareto set for several objectives)."""
-    from ressearch.results.query import best_trials, describe_trial
+    from ressearch.results.query import best_trials, describe_trial, study_counts
     from ressearch.storage.studies import load_study
 
     fmt = choose_format(output_format, as_json, allowed=(Format.table, Format.json))
     study = load_study(name, storage)
-    described = [describe_trial(study, trial) for trial in best_trials(study)]
+    counts = study_counts(study)
+    # Each trial carries its study's counts, as `run` and `studies` tell them.
+    described = [{**describe_trial(study, trial), "counts": counts.to_dict()} for trial in best_trials(study)]
     if fmt is Format.json:
         emit(described, fmt, json_data=described[0] if len(study.directions) == 1 else described)
         return
+    out.print(f"{name}: {counts.describe()}", markup=False)
     for item in described:
         values = item.get("values") or [item.get("value")]
         names = item.get("metrics") or [item.get("metric")]

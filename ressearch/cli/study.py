@@ -71,10 +71,14 @@ def run(
     definition = load_study_file(study_file)
     extra = tuple(parse_warm_start(value, where="--enqueue") for value in enqueue or ())
     definition = definition.with_warm_starts(extra)
+    plans = None
     if workers is not None or gpus is not None:
         from ressearch.workers import plan_workers
 
         plans = plan_workers(workers, gpus, trials_per_gpu)  # a bad flag fails before any work
+    if _nothing_left(definition, storage, n_trials, display):
+        return
+    if plans is not None:
         _run_workers(
             study_file, definition, plans, storage, artifacts, n_trials, timeout, recycle_after, display
         )
@@ -114,6 +118,8 @@ def worker(
     definition = load_study_file(study_file)
     if index is None and os.environ.get(WORKER_INDEX_ENV, "").isdigit():
         index = int(os.environ[WORKER_INDEX_ENV])
+    if _nothing_left(definition, storage, n_trials, display):
+        return
     if index is None:  # no index given: a seed stream of this process's own
         import socket
 
@@ -131,6 +137,21 @@ def worker(
         display=display,
         recycle=recycle,
     )
+
+
+def _nothing_left(definition: Any, storage: str | None, n_trials: int | None, display: Display) -> bool:
+    """Whether the study already has its total; then it says so in one line. Reads the storage
+    only: no data, no TensorFlow (see ``ressearch.search.resume.finished_study``)."""
+    from ressearch.search.resume import finished_study
+
+    quiet_optuna()
+    finished = finished_study(definition.with_overrides(n_trials=n_trials), storage)
+    if finished is None:
+        return False
+    from ressearch.redact import redact
+
+    display.finished(finished, redact(storage) if storage else None)
+    return True
 
 
 def _run_here(

@@ -5,38 +5,45 @@ Reads trials through :class:`~ressearch.search.record.TrialRecord`; writes nothi
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.study.study import _SYSTEM_ATTR_METRIC_NAMES  # where set_metric_names keeps them
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from ressearch.errors import ConfigError
+from ressearch.search.counting import TrialCounts, count_stored, study_target
 from ressearch.search.record import StudyMeta, TrialRecord
-from ressearch.storage.tables import first_start, state_counts, trial_rows
+from ressearch.storage.tables import first_start, trial_rows
 from ressearch.storage.urls import open_storage
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["best_trials", "describe_trial", "list_studies", "metric_names", "trials_frame"]
+__all__ = ["best_trials", "describe_trial", "list_studies", "metric_names", "study_counts", "trials_frame"]
 
 
 def list_studies(storage: str | optuna.storages.BaseStorage) -> list[dict[str, Any]]:
-    """One row per study: name, directions, trial counts by state, best value(s).
+    """One row per study: name, directions, trial counts, best value(s).
 
-    Counts, the first start and the best value are read by grouped queries, not by loading the
-    trials, so a study of 100,000 trials lists as fast as one of ten.
+    The counts are :func:`~ressearch.search.counting.count_stored`'s, as ``run`` and ``best``
+    tell them: ``trials`` the counted ones of the ``target`` (``n_trials``; None for a study
+    ressearch did not create), split into ``complete``, ``pruned`` and ``failed``;
+    ``not_counted`` the finished trials that hold no slot (interrupted, retried, surplus). They,
+    the first start and the best value are read by grouped queries and the few marked trials, not
+    by loading every trial, so a study of 100,000 trials lists as fast as one of ten.
     """
     if not isinstance(storage, optuna.storages.BaseStorage):
         storage = open_storage(storage, heartbeat=False, read_only=True)
     rows = []
     for frozen in storage.get_all_studies():
         study_id = frozen._study_id
-        counts = state_counts(storage, study_id)
+        counts = count_stored(storage, study_id, study_target(frozen.user_attrs, frozen.study_name))
         best_value = None
-        if len(frozen.directions) == 1 and counts[TrialState.COMPLETE]:
-            best_value = storage.get_best_trial(study_id).value
+        if len(frozen.directions) == 1:
+            with suppress(ValueError):  # no complete trial yet
+                best_value = storage.get_best_trial(study_id).value
         started = first_start(storage, study_id)
         names = frozen.system_attrs.get(_SYSTEM_ATTR_METRIC_NAMES)
         rows.append(
@@ -44,17 +51,26 @@ def list_studies(storage: str | optuna.storages.BaseStorage) -> list[dict[str, A
                 "name": frozen.study_name,
                 "directions": [direction.name.lower() for direction in frozen.directions],
                 "metrics": list(names) if isinstance(names, list) else None,
-                "trials": sum(counts.values()),
-                "complete": counts[TrialState.COMPLETE],
-                "pruned": counts[TrialState.PRUNED],
-                "failed": counts[TrialState.FAIL],
-                "running": counts[TrialState.RUNNING],
+                "trials": counts.counted,
+                "target": counts.target,
+                "complete": counts.complete,
+                "pruned": counts.pruned,
+                "failed": counts.failed,
+                "not_counted": counts.not_counted,
+                "running": counts.running,
+                "waiting": counts.waiting,
                 "best_value": best_value,
                 "started": started.isoformat(timespec="seconds") if started else None,
                 "ressearch": StudyMeta.from_attrs(frozen.user_attrs, frozen.study_name) is not None,
             }
         )
     return rows
+
+
+def study_counts(study: optuna.Study) -> TrialCounts:
+    """The study's trial counts, as ``run``'s summary and ``studies`` tell them."""
+    target = study_target(study.user_attrs, study.study_name)
+    return count_stored(study._storage, study._study_id, target)
 
 
 def metric_names(study: optuna.Study) -> list[str]:

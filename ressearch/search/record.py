@@ -46,7 +46,10 @@ HYPERMODEL_RECORD_VERSION = 2
 STUDY_META_VERSION = 1
 STUDY_ATTR = "ressearch"
 ABLATION_ATTR = "ressearch_ablation"
-INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM); not counted: requeued, the next run continues it"
+INTERRUPTED_REASON = (
+    "interrupted (Ctrl-C or SIGTERM); not counted: requeued with the same parameters and seed, "
+    "the next run continues it from its last checkpoint (from the start if it had none)"
+)
 RETRIED_REASON = "its worker vanished (no heartbeat, or its process is gone); not counted: retried"
 _VERSION_KEY = "record_version"
 

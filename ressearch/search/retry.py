@@ -21,9 +21,10 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any, Protocol
 
 import optuna
 from optuna.storages import GrpcStorageProxy, RetryHeartbeatStaleTrialCallback
@@ -33,7 +34,9 @@ from ressearch.search.record import TrialRecord
 
 __all__ = [
     "COUNTED_STATES",
+    "RETRY_HISTORY",
     "SURPLUS_REASON",
+    "Marked",
     "StaleTrialRetry",
     "chain_number",
     "counted",
@@ -52,6 +55,21 @@ __all__ = [
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 SURPLUS_REASON = "surplus: the study's n_trials were done or running when it started; not counted"
 HEARTBEAT_ATTR = "ressearch:heartbeat"  # seconds since the epoch, refreshed through a proxy
+RETRY_HISTORY = "retry_history"  # the system attribute of Optuna's retries: the chain before it
+
+
+class Marked(Protocol):
+    """What the counting rules read of a trial: a ``FrozenTrial``, or the few columns of one
+    that :mod:`ressearch.storage.marks` reads from the database."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def state(self) -> TrialState: ...
+    @property
+    def user_attrs(self) -> dict[str, Any]: ...
+    @property
+    def system_attrs(self) -> dict[str, Any]: ...
 
 
 def chain_number(trial: FrozenTrial) -> int:
@@ -64,15 +82,19 @@ def is_retry(trial: FrozenTrial) -> bool:
     return RetryHeartbeatStaleTrialCallback.retried_trial_number(trial) is not None
 
 
-def superseded(trials: list[FrozenTrial]) -> set[int]:
-    """The numbers of the trials that a later trial retries."""
-    return {number for trial in trials for number in RetryHeartbeatStaleTrialCallback.retry_history(trial)}
+def superseded(trials: Sequence[Marked]) -> set[int]:
+    """The numbers of the trials that a later trial retries (as Optuna's ``retry_history`` reads)."""
+    return {int(number) for trial in trials for number in trial.system_attrs.get(RETRY_HISTORY, [])}
 
 
-def counts(trial: FrozenTrial, replaced: set[int]) -> bool:
+def counts(trial: Marked, replaced: set[int]) -> bool:
     """Whether ``trial`` (finished or not) holds one of the ``n_trials`` slots, given the
-    ``superseded`` numbers: not if a retry continues it, nor if it was interrupted or surplus."""
-    record = TrialRecord.from_trial(trial)
+    ``superseded`` numbers: not if a retry continues it, nor if it was interrupted or surplus.
+
+    Reads the user attributes ``interrupted`` and ``surplus`` and nothing else of the record
+    (:mod:`ressearch.search.counting` counts from the database on that).
+    """
+    record = TrialRecord.from_attrs(trial.user_attrs)
     return trial.number not in replaced and not (record.is_interrupted or record.surplus)
 
 
@@ -156,7 +178,7 @@ def _queue_retry(study: optuna.Study, trial: FrozenTrial, *, max_retries: int | 
             system_attrs={
                 **trial.system_attrs,
                 "failed_trial": chain_number(trial),
-                "retry_history": history,
+                RETRY_HISTORY: history,
             },
             user_attrs=TrialRecord(warm_start=TrialRecord.from_trial(trial).warm_start).to_attrs(),
         )

@@ -27,9 +27,12 @@ from ressearch.data.dataset import Dataset, load_dataset
 from ressearch.errors import ConfigError, StorageUnavailable, TrialFailed
 from ressearch.redact import redact
 from ressearch.runtime import raise_interrupt, resident_mb, stop_signals
-from ressearch.search.objective import EpochEvent, Objective
+from ressearch.search.counting import TrialCounts, count_trials
+from ressearch.search.objective import EpochEvent, Objective, checkpoint_folder
 from ressearch.search.record import StudyMeta, TrialRecord
+from ressearch.search.resume import check_resumable
 from ressearch.search.retry import (
+    RETRY_HISTORY,
     StaleTrialRetry,
     counted,
     counts,
@@ -50,6 +53,7 @@ __all__ = [
     "EpochEvent",
     "PreparedStudy",
     "Recycle",
+    "Requeued",
     "RunStart",
     "RunSummary",
     "TrialEvent",
@@ -57,6 +61,7 @@ __all__ = [
     "finished_trials",
     "optimize",
     "prepare",
+    "requeued_trials",
     "run_study",
     "sampler_seed",
     "summarize",
@@ -139,12 +144,37 @@ class RunSummary:
     complete: int = 0
     pruned: int = 0
     failed: int = 0
+    not_counted: int = 0  # finished trials that hold no slot: interrupted, retried, surplus
     interrupted: bool = False
     recycled: bool = False  # the worker stopped to be replaced by a fresh process (see Recycle)
     best_number: int | None = None
     best_values: list[float] | None = None
     elapsed: float = 0.0
     pareto: list[int] = field(default_factory=list)
+    requeued: list[Requeued] = field(default_factory=list)  # what the next run continues first
+
+    @property
+    def counts(self) -> TrialCounts:
+        """The counts as :mod:`ressearch.search.counting` tells them (``studies`` and ``best`` too)."""
+        return TrialCounts(
+            complete=self.complete,
+            pruned=self.pruned,
+            failed=self.failed,
+            not_counted=self.not_counted,
+            target=self.target,
+        )
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """An interrupted trial and the retry that continues it: a WAITING trial with its parameters
+    and seed, which the next run starts before any new trial. The retry restores the chain's
+    checkpoint, so it trains from ``checkpointed`` epochs on (0: from the start)."""
+
+    number: int
+    retry: int
+    checkpointed: int
+    epochs: int | None  # the epochs it was to train (None: it had not sampled them)
 
 
 @dataclass
@@ -230,35 +260,6 @@ def sampler_seed(seed: int, existing: int, worker_index: int | None = None) -> i
         return seed + existing
     digest = hashlib.sha256(f"{seed}:{worker_index}:{existing}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
-
-
-def _check_resumable(study: optuna.Study, definition: StudyDefinition) -> StudyMeta:
-    meta = StudyMeta.from_study(study)
-    name = definition.settings.name
-    if meta is None:
-        raise ConfigError(
-            f"study.name: study {name!r} exists but was not created by ressearch; choose another name"
-        )
-    stored = meta.study_definition()
-    if stored.data != definition.data:
-        raise ConfigError(
-            f"data: study {name!r} was created with data {stored.data.to_dict()}; this file has "
-            f"{definition.data.to_dict()}. Resuming on other data would mix results: use a new study.name"
-        )
-    if stored.settings.objective_metrics != definition.settings.objective_metrics or (
-        stored.settings.objective_directions != definition.settings.objective_directions
-    ):
-        raise ConfigError(
-            f"study.metric: study {name!r} optimises {list(stored.settings.objective_metrics)} "
-            f"({', '.join(stored.settings.objective_directions)}); this file asks for "
-            f"{list(definition.settings.objective_metrics)}: use a new study.name"
-        )
-    if stored.settings.seed != definition.settings.seed:
-        raise ConfigError(
-            f"study.seed: study {name!r} was created with seed {stored.settings.seed}, which fixes its "
-            f"validation split; this file has {definition.settings.seed}"
-        )
-    return meta
 
 
 def prepare(
@@ -368,7 +369,7 @@ def _create_or_resume(
     trials: list[FrozenTrial] = []
     if not created:
         previous = optuna.load_study(study_name=settings.name, storage=backend)
-        previous_meta = _check_resumable(previous, definition)
+        previous_meta = check_resumable(previous, definition)
         trials = previous.get_trials(deepcopy=False)
         existing = len(trials)
     seeds = new_warm_starts(seeds, trials, settings.n_trials)  # a study with no room raises here
@@ -493,24 +494,52 @@ def optimize(
 
 
 def summarize(prepared: PreparedStudy, *, interrupted: bool = False, elapsed: float = 0.0) -> RunSummary:
-    """Where the study stands: counted trials by state, the best trial or the Pareto set."""
+    """Where the study stands: the counts (:func:`~ressearch.search.counting.count_trials`), the
+    best trial or the Pareto set, and, after an interruption, what the next run continues."""
     study = prepared.study
     settings = prepared.definition.settings
     trials = study.get_trials(deepcopy=False)
-    replaced = superseded(trials)
+    counts = count_trials(trials, settings.n_trials)
     summary = RunSummary(
         name=settings.name,
         target=settings.n_trials,
         done_before=prepared.done_before,
-        done=len(finished_trials(study)),
-        complete=sum(trial.state == TrialState.COMPLETE for trial in trials),
-        pruned=sum(trial.state == TrialState.PRUNED for trial in trials),
-        failed=sum(trial.state == TrialState.FAIL and counts(trial, replaced) for trial in trials),
+        done=counts.counted,
+        complete=counts.complete,
+        pruned=counts.pruned,
+        failed=counts.failed,
+        not_counted=counts.not_counted,
         interrupted=interrupted,
         elapsed=elapsed,
+        requeued=requeued_trials(trials, prepared.artifacts, settings.name) if interrupted else [],
     )
     summary.best_number, summary.best_values, summary.pareto = best_so_far(study)
     return summary
+
+
+def requeued_trials(trials: list[FrozenTrial], artifacts: Path, study_name: str) -> list[Requeued]:
+    """The interrupted trials whose retry waits to run, and the epochs their checkpoint holds."""
+    from ressearch.training.checkpoint import read_checkpoint
+
+    by_number = {trial.number: trial for trial in trials}
+    found = []
+    for retry in trials:
+        history = retry.system_attrs.get(RETRY_HISTORY) or []
+        stopped = by_number.get(history[-1]) if retry.state == TrialState.WAITING and history else None
+        if stopped is None or not TrialRecord.from_trial(stopped).is_interrupted:
+            continue
+        checkpoint = read_checkpoint(checkpoint_folder(artifacts, study_name, int(history[0])))
+        train = TrialRecord.from_trial(stopped).train or {}
+        epochs = train.get("epochs")
+        found.append(
+            Requeued(
+                number=stopped.number,
+                retry=retry.number,
+                checkpointed=checkpoint.epochs if checkpoint is not None else 0,
+                epochs=int(epochs) if isinstance(epochs, int) else None,
+            )
+        )
+    return found
 
 
 def run_study(

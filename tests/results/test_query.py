@@ -126,16 +126,20 @@ def test_list_studies_counts_trials_by_state_and_tells_ressearch_studies_apart(r
         "name": ran.name,
         "directions": ["maximize"],
         "metrics": ["val_accuracy"],
-        "trials": 2,
+        "trials": 2,  # counted, of the target: as `run` tells them
+        "target": 2,
         "complete": 1,
         "pruned": 0,
         "failed": 1,
+        "not_counted": 0,
         "running": 0,
+        "waiting": 0,
         "best_value": study.best_value,
         "started": study.trials[0].datetime_start.isoformat(timespec="seconds"),
         "ressearch": True,
     }
     assert rows[unique_name]["ressearch"] is False and rows[unique_name]["metrics"] is None
+    assert rows[unique_name]["trials"] == 1 and rows[unique_name]["target"] is None
     assert rows[unique_name]["best_value"] == 3.0 and rows[unique_name]["directions"] == ["minimize"]
 
 

@@ -23,7 +23,6 @@ import io
 import math
 import re
 import warnings
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from ressearch.errors import ConfigError
 from ressearch.redact import redact
 from ressearch.results.folders import check_out_folder, staged_folder
 from ressearch.results.query import metric_names
+from ressearch.search.counting import count_trials
 from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.storage.studies import load_study
 from ressearch.storage.urls import open_storage, resolve_storage_url
@@ -296,8 +296,8 @@ def _objectives(context: ReportContext) -> str:
 def study_section(context: ReportContext) -> Section:
     """What was searched and how: objectives, sampler and pruner, trials by state, the storage."""
     settings: dict[str, Any] = (context.meta.definition.get("study") or {}) if context.meta else {}
-    states = Counter(trial.state for trial in context.trials)
-    counts = ", ".join(f"{states[state]} {state.name.lower()}" for state in TrialState if states[state])
+    target = settings.get("n_trials")
+    counts = count_trials(context.trials, target if isinstance(target, int) else None)
     best = context.top[0]
     best_values = ", ".join(
         f"{metric} {_number(value)}" for metric, value in zip(context.metrics, best.values, strict=True)
@@ -309,10 +309,8 @@ def study_section(context: ReportContext) -> Section:
         ("objectives" if context.multi else "objective", _objectives(context)),
         ("sampler", str(settings.get("sampler", "not recorded"))),
         ("pruner", str(settings.get("pruner", "not recorded"))),
-        ("trials", f"{len(context.trials)} ({counts})"),
+        ("trials", counts.describe()),  # as `run`, `studies` and `best` count them
     ]
-    if settings.get("n_trials") is not None:
-        rows.append(("trials asked for", str(settings["n_trials"])))
     if settings.get("seed") is not None:
         rows.append(("seed", str(settings["seed"])))
     if context.multi:

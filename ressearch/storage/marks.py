@@ -47,8 +47,9 @@ def marked_trials(
     if rdb is None:
         found = []
         for trial in storage.get_all_trials(study_id, deepcopy=False):
-            users = {key: trial.user_attrs[key] for key in user_attrs if key in trial.user_attrs}
-            systems = {key: trial.system_attrs[key] for key in system_attrs if key in trial.system_attrs}
+            # The names come from the record module, the one reader of what they mean.
+            users = {key: value for key, value in trial.user_attrs.items() if key in user_attrs}
+            systems = {key: value for key, value in trial.system_attrs.items() if key in system_attrs}
             if users or systems:
                 found.append(MarkedTrial(trial.number, trial.state, users, systems))
         return found

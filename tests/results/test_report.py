@@ -176,7 +176,7 @@ def test_the_page_embeds_its_plots_and_loads_nothing_from_a_network(ran, written
     assert facts["storage"] == ran.storage and facts["source"] == "builtin:digits"
     assert facts["rows"] == f"{data['n_train']} train / {data['n_val']} validation (stratified)"
     assert facts["input shape"] == "8 x 8 x 1" and facts["classes"].startswith("10: 0, 1, 2")
-    assert facts["sampler"] == "random" and facts["trials"] == "3 (3 complete)"
+    assert facts["sampler"] == "random" and facts["trials"] == "3/3 trials (3 complete, 0 pruned, 0 failed)"
 
 
 @pytest.mark.slow

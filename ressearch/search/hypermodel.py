@@ -23,8 +23,7 @@ by the step) is a choice among those values, and ``reverse_log`` is sampled on a
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import keras_tuner
@@ -36,8 +35,11 @@ from ressearch.config.space import Fixed, TrainSpace
 from ressearch.config.training import TrainConfig
 from ressearch.data.dataset import Dataset
 from ressearch.errors import HypermodelError
-from ressearch.search.record import TrialRecord
+from ressearch.search.record import TrialConfig, TrialRecord
 from ressearch.search.space import Suggester
+
+if TYPE_CHECKING:
+    from optuna.artifacts import FileSystemArtifactStore
 
 __all__ = [
     "HpSuggester",
@@ -221,13 +223,16 @@ class HypermodelTrial:
         fixed: Mapping[str, Scalar],
         space: TrainSpace,
         train: TrainConfig | None = None,
+        store: FileSystemArtifactStore | None = None,
     ) -> None:
         self.loaded = loaded
+        self.store = store  # where the trial's config.json goes; None: recorded nowhere (a check)
         self.trial = trial
         self.fixed = dict(fixed)
         self.space = space
         self.train = train
         self.hp: TrialHyperParameters | None = None
+        self._used: dict[str, Any] | None = None  # the training settings the built model uses
 
     def build(self) -> keras.Model:
         """Build the trial's network and record its hyperparameter values on the trial.
@@ -242,11 +247,8 @@ class HypermodelTrial:
         model = check_model(self.loaded.hypermodel.build(hp), self.loaded.config)
         self.hp = hp
         self._check(model, hp)
-        record = self._record(hp)
-        used = self._settings_used(model)
-        if used is not None:
-            record = replace(record, train=used)
-        record.write(self.trial)
+        self._used = self._settings_used(model)
+        self._record(hp, train=self._used)
         return model
 
     def _settings_used(self, model: keras.Model) -> dict[str, Any] | None:
@@ -262,8 +264,15 @@ class HypermodelTrial:
             return None
         return {key: value for key, value in self.train.to_dict().items() if key not in unused}
 
-    def _record(self, hp: TrialHyperParameters) -> TrialRecord:
-        return TrialRecord(hypermodel=self.loaded.config.replace(hyperparameters=dict(hp.values)).to_dict())
+    def _record(self, hp: TrialHyperParameters, *, train: dict[str, Any] | None = None) -> None:
+        """Store the trial's config.json: the hypermodel with its hyperparameter values, and the
+        training settings it uses (``train``, else all of the trial's)."""
+        if self.store is None:
+            return
+        if train is None:
+            train = self.train.to_dict() if self.train is not None else None
+        hypermodel = self.loaded.config.replace(hyperparameters=dict(hp.values)).to_dict()
+        TrialRecord.with_config(self.trial, self.store, TrialConfig(hypermodel=hypermodel, train=train))
 
     def _check(self, model: keras.Model, hp: TrialHyperParameters) -> None:
         reference = self.loaded.config.hypermodel
@@ -294,7 +303,7 @@ class HypermodelTrial:
             return self.loaded.hypermodel.fit(self.hp, model, *args, **kwargs)
         finally:
             if self.hp.values != declared:  # fit declared hyperparameters of its own: record them too
-                self._record(self.hp).write(self.trial)
+                self._record(self.hp, train=self._used)
 
     @property
     def own_fit(self) -> bool:

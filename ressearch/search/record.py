@@ -122,7 +122,9 @@ class TrialConfig:
                 f"config.json schema {data['schema_version']} is newer than this ressearch reads "
                 f"({CONFIG_SCHEMA_VERSION}); upgrade ressearch"
             )
-        return cls(architecture=data.get("architecture"), hypermodel=data.get("hypermodel"), train=data.get("train"))
+        return cls(
+            architecture=data.get("architecture"), hypermodel=data.get("hypermodel"), train=data.get("train")
+        )
 
     def describe(self) -> str | None:
         """The network in one line (:meth:`ArchitectureConfig.describe`, or a hypermodel's
@@ -297,9 +299,7 @@ class TrialRecord:
         return record
 
     @staticmethod
-    def measured(
-        trial: optuna.Trial, store: FileSystemArtifactStore, measurements: TrialMeasurements
-    ) -> str:
+    def measured(trial: optuna.Trial, store: FileSystemArtifactStore, measurements: TrialMeasurements) -> str:
         """Store ``measurements`` as the running trial's ``metrics.json``; its artifact id (the
         caller writes it with the rest of the trial's end)."""
         return upload_json(store, measurements.to_json(), METRICS_FILE, trial)

@@ -23,7 +23,7 @@ by the step) is a choice among those values, and ``reverse_log`` is sampled on a
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
 import keras_tuner
@@ -37,9 +37,6 @@ from ressearch.data.dataset import Dataset
 from ressearch.errors import HypermodelError
 from ressearch.search.record import TrialConfig, TrialRecord
 from ressearch.search.space import Suggester
-
-if TYPE_CHECKING:
-    from optuna.artifacts import FileSystemArtifactStore
 
 __all__ = [
     "HpSuggester",
@@ -223,16 +220,16 @@ class HypermodelTrial:
         fixed: Mapping[str, Scalar],
         space: TrainSpace,
         train: TrainConfig | None = None,
-        store: FileSystemArtifactStore | None = None,
     ) -> None:
         self.loaded = loaded
-        self.store = store  # where the trial's config.json goes; None: recorded nowhere (a check)
         self.trial = trial
         self.fixed = dict(fixed)
         self.space = space
         self.train = train
         self.hp: TrialHyperParameters | None = None
         self._used: dict[str, Any] | None = None  # the training settings the built model uses
+        # What rebuilds the trial's network, once built: the caller stores it as its config.json.
+        self.config: TrialConfig | None = None
 
     def build(self) -> keras.Model:
         """Build the trial's network and record its hyperparameter values on the trial.
@@ -265,14 +262,13 @@ class HypermodelTrial:
         return {key: value for key, value in self.train.to_dict().items() if key not in unused}
 
     def _record(self, hp: TrialHyperParameters, *, train: dict[str, Any] | None = None) -> None:
-        """Store the trial's config.json: the hypermodel with its hyperparameter values, and the
-        training settings it uses (``train``, else all of the trial's)."""
-        if self.store is None:
-            return
+        """Keep the trial's config (the hypermodel with its hyperparameter values, and the
+        training settings it uses: ``train``, else all of the trial's) and record its network."""
         if train is None:
             train = self.train.to_dict() if self.train is not None else None
         hypermodel = self.loaded.config.replace(hyperparameters=dict(hp.values)).to_dict()
-        TrialRecord.with_config(self.trial, self.store, TrialConfig(hypermodel=hypermodel, train=train))
+        self.config = TrialConfig(hypermodel=hypermodel, train=train)
+        TrialRecord(network=self.config.describe()).write(self.trial)
 
     def _check(self, model: keras.Model, hp: TrialHyperParameters) -> None:
         reference = self.loaded.config.hypermodel

@@ -189,13 +189,19 @@ class Objective:
             raise TrialFailed(f"sampled impossible training settings: {error}") from None
         chain = chain_number(trial.study._storage.get_trial(trial._trial_id))
         sampled = SampledTrial(None, train, self.definition.settings.seed + chain, chain, hypermodel=network)
-        self._started(trial, TrialConfig(hypermodel=network.to_dict(), train=train.to_dict()), sampled)
+        # Its config.json is stored once the hypermodel has built (and fitted) the network: only
+        # then are its hyperparameter values known (see train).
+        self._started(
+            trial, TrialConfig(hypermodel=network.to_dict(), train=train.to_dict()), sampled, upload=False
+        )
         return sampled
 
-    def _started(self, trial: optuna.Trial, config: TrialConfig, sampled: SampledTrial) -> None:
+    def _started(
+        self, trial: optuna.Trial, config: TrialConfig, sampled: SampledTrial, *, upload: bool = True
+    ) -> None:
         TrialRecord.started(
             trial,
-            self.store,
+            self.store if upload else None,
             config,
             seed=sampled.seed,
             worker=self.worker,
@@ -301,6 +307,7 @@ class Objective:
 
         network: ArchitectureConfig | Builder
         fit: Fitter | None = None
+        built = None
         if sampled.architecture is not None:
             network = sampled.architecture
         else:
@@ -315,7 +322,6 @@ class Objective:
                 fixed=space.fixed,
                 space=self.definition.train,
                 train=sampled.train,
-                store=self.store,
             )
             network = built.build
             fit = built.fit if built.own_fit else None
@@ -340,6 +346,10 @@ class Objective:
                 raise  # the study and its hypermodel disagree: every trial would fail alike
             except ConfigError as error:
                 raise TrialFailed(f"cannot train this trial's config: {error}") from None
+            finally:
+                # A hypermodel's network, built (pruned, failed or trained): its values are known now.
+                if built is not None and built.config is not None:
+                    TrialRecord.with_config(trial, self.store, built.config)
             start = time.perf_counter()
             artifact_id = upload_model(self.store, model_path, trial)
             result.seconds["upload"] = round(time.perf_counter() - start, 4)

@@ -22,7 +22,7 @@ the parameter count of a network is ``model_params``.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,6 @@ from ressearch.storage.artifacts import (
     open_artifact_store,
     read_json_artifact,
     remove_study_artifact,
-    remove_trial_artifact,
     upload_json,
 )
 
@@ -261,7 +260,7 @@ class TrialRecord:
     def started(
         cls,
         trial: optuna.Trial,
-        store: FileSystemArtifactStore,
+        store: FileSystemArtifactStore | None,
         config: TrialConfig,
         *,
         seed: int,
@@ -270,32 +269,32 @@ class TrialRecord:
         devices: str | None = None,
     ) -> TrialRecord:
         """Record a trial before it trains, so a running trial shows its network (or the
-        hypermodel that will build it): ``config`` goes to its ``config.json``; the record
-        written is returned."""
+        hypermodel that will build it) and ``config`` is its ``config.json`` in ``store``. With no
+        store, only the network is recorded: a hypermodel's trial stores its config.json once its
+        hyperparameter values are known (:meth:`with_config`). The record written is returned."""
         record = cls(
             version=RECORD_VERSION,
+            network=config.describe(),
+            max_epochs=(config.train or {}).get("epochs"),
             seed=seed,
             worker=worker,
             worker_started=worker_started,
             devices=devices,
-            max_epochs=(config.train or {}).get("epochs"),
         )
+        if store is not None:
+            record = replace(record, config_artifact=cls.with_config(trial, store, config).config_artifact)
         record.write(trial)
-        return record.with_config(trial, store, config)
+        return record
 
     @staticmethod
     def with_config(trial: optuna.Trial, store: FileSystemArtifactStore, config: TrialConfig) -> TrialRecord:
-        """Store ``config`` as the running trial's ``config.json`` and point its record at it
-        (with the network in one line). A config.json it replaces (a hypermodel's, once it
-        has built the model and its hyperparameter values are known) is removed."""
-        previous = TrialRecord.from_trial(trial).config_artifact
+        """Store ``config`` as the running trial's ``config.json`` (once per trial: Optuna lists
+        every upload) and point its record at it, with the network in one line."""
         artifact_id = upload_json(
             store, config.to_json(study=trial.study.study_name, trial=trial.number), CONFIG_FILE, trial
         )
         record = TrialRecord(network=config.describe(), config_artifact=artifact_id)
         record.write(trial)
-        if previous is not None:
-            remove_trial_artifact(store, trial.study._storage, trial._trial_id, previous)
         return record
 
     @staticmethod
@@ -419,14 +418,16 @@ class StudyMeta:
     study_file: str | None = None
 
     def summary(self) -> str:
-        """The study in one line, for the attribute (the dashboard and ``optuna studies`` show it)."""
+        """The study in a few words, for the attribute (the dashboard and ``optuna studies`` show
+        it): sampler, trials asked for, the data file's name.
+
+        Example:
+            >>> StudyMeta({"study": {"sampler": "tpe", "n_trials": 8}, "data": {"source": "csv:/d/x.csv"}}, "/a").summary()
+            'tpe, 8 trials on x.csv'
+        """
         settings = self.definition.get("study") or {}
-        data = self.definition.get("data") or {}
-        metrics = settings.get("metrics") or [settings.get("metric")]
-        return (
-            f"{', '.join(map(str, metrics))} by {settings.get('sampler')}, {settings.get('n_trials')} trials "
-            f"on {data.get('source')} ({self.data.get('task') or data.get('task')})"
-        )
+        source = str((self.definition.get("data") or {}).get("source"))
+        return f"{settings.get('sampler')}, {settings.get('n_trials')} trials on {source.rpartition('/')[2]}"
 
     def to_attrs(self) -> dict[str, Any]:
         """The ``ressearch`` attribute pointing at this metadata's study.json."""

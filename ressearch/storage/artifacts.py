@@ -30,7 +30,6 @@ __all__ = [
     "open_artifact_store",
     "read_json_artifact",
     "remove_study_artifact",
-    "remove_trial_artifact",
     "upload_json",
     "upload_model",
     "upload_study_file",
@@ -110,19 +109,6 @@ def upload_json(
                 mimetype="application/json",
             )
         )
-
-
-def remove_trial_artifact(
-    store: FileSystemArtifactStore, storage: optuna.storages.BaseStorage, trial_id: int, artifact_id: str
-) -> None:
-    """Delete an artifact of a trial as optuna-dashboard does (the file goes, its listing becomes
-    null); one already gone is no error."""
-    from optuna.artifacts._upload import ARTIFACTS_ATTR_PREFIX
-    from optuna.artifacts.exceptions import ArtifactNotFound
-
-    with contextlib.suppress(ArtifactNotFound):
-        store.remove(artifact_id)
-    storage.set_trial_system_attr(trial_id, ARTIFACTS_ATTR_PREFIX + artifact_id, json.dumps(None))
 
 
 def remove_study_artifact(store: FileSystemArtifactStore, study: optuna.Study, artifact_id: str) -> None:

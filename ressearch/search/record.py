@@ -422,7 +422,8 @@ class StudyMeta:
         it): sampler, trials asked for, the data file's name.
 
         Example:
-            >>> StudyMeta({"study": {"sampler": "tpe", "n_trials": 8}, "data": {"source": "csv:/d/x.csv"}}, "/a").summary()
+            >>> definition = {"study": {"sampler": "tpe", "n_trials": 8}, "data": {"source": "csv:/d/x.csv"}}
+            >>> StudyMeta(definition, "/a").summary()
             'tpe, 8 trials on x.csv'
         """
         settings = self.definition.get("study") or {}

@@ -242,7 +242,11 @@ def _fake_study(storage: str, name: str, folder: Path, *, definition: dict, **tr
 
 
 def _nothing_stored(storage: str, name: str, folder: Path) -> bool:
-    return ABLATION_ATTR not in load_study(name, storage).user_attrs and not (folder / "artifacts").exists()
+    study = load_study(name, storage)
+    stored = (
+        {path.name for path in (folder / "artifacts").iterdir()} if (folder / "artifacts").exists() else set()
+    )
+    return ABLATION_ATTR not in study.user_attrs and stored <= {StudyMeta.from_study(study).study_file}
 
 
 def test_bad_input_is_one_line_and_stores_nothing(tmp_path, unique_name):

@@ -105,11 +105,15 @@ def test_export_rebuilds_the_network_and_the_model_scores_the_recorded_value(ran
 
 
 def test_best_trials_and_studies_read_the_study_back(ran):
-    trial = load_study(ran.name, ran.storage).best_trial
+    study = load_study(ran.name, ran.storage)
+    trial = study.best_trial
     described = json.loads(cli("best", ran.name, "--storage", ran.storage, "--json").stdout)
     assert described["number"] == trial.number and described["value"] == trial.value
     assert described["params"] == trial.params and described["model_params"] > 0
-    assert described["architecture"] == TrialRecord.from_trial(trial).architecture
+    assert described["architecture"] == stored_config(study, trial).architecture
+    assert described["network"] == TrialRecord.from_trial(trial).network
+    shown = cli("best", ran.name, "--storage", ran.storage).stdout
+    assert f"trial {trial.number}: val_accuracy" in shown and described["network"] in shown
 
     csv = cli("trials", ran.name, "--storage", ran.storage, "--format", "csv")
     assert csv.exit_code == 0 and csv.stdout.count("\n") == 4

@@ -221,8 +221,9 @@ def test_a_csv_the_tests_never_saw(write_study, unique_name, tmp_path):
     assert list(predictions.columns) == ["row", "prediction", "proba_high", "proba_low"]
     assert list(predictions["row"]) == list(range(len(val_rows)))
     accuracy = float(np.mean(predictions["prediction"].to_numpy() == raw["label"].to_numpy()[val_rows]))
-    best = TrialRecord.from_trial(load_study(unique_name, storage).best_trial)
-    assert accuracy == pytest.approx(best.metrics["val_accuracy"], abs=1e-6)
+    study = load_study(unique_name, storage)
+    measured = stored_measurements(study, study.best_trial)  # every metric, not only the objective
+    assert accuracy == pytest.approx(measured.metrics["val_accuracy"], abs=1e-6)
     np.testing.assert_allclose(predictions[["proba_high", "proba_low"]].sum(axis=1), 1.0, rtol=1e-6)
     # The same from Python, on a frame without the label.
     import ressearch

@@ -94,16 +94,7 @@ def best(
         values = item.get("values") or [item.get("value")]
         names = item.get("metrics") or [item.get("metric")]
         scores = ", ".join(f"{metric} {value:.4g}" for metric, value in zip(names, values, strict=False))
-        architecture = item["architecture"] or {}
-        if item.get("hypermodel") is not None:
-            from ressearch.config.hypermodel import HypermodelConfig
-
-            network = HypermodelConfig.from_dict(item["hypermodel"]).describe()
-        else:
-            network = (
-                f"{architecture.get('block_type')} blocks, depths {architecture.get('depths')}, "
-                f"widths {architecture.get('widths')}"
-            )
+        network = item["network"] or "no network recorded"
         out.print(
             f"trial {item['number']}: {scores}; {network}, {item['model_params'] or 0:,} parameters",
             markup=False,

@@ -5,6 +5,7 @@ Reads trials through :class:`~ressearch.search.record.TrialRecord`; writes nothi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -12,7 +13,7 @@ from optuna.study.study import _SYSTEM_ATTR_METRIC_NAMES  # where set_metric_nam
 from optuna.trial import FrozenTrial, TrialState
 
 from ressearch.errors import ConfigError
-from ressearch.search.record import StudyMeta, TrialRecord
+from ressearch.search.record import StudyMeta, TrialConfig, TrialRecord
 from ressearch.storage.tables import first_start, state_counts, trial_rows
 from ressearch.storage.urls import open_storage
 
@@ -51,7 +52,7 @@ def list_studies(storage: str | optuna.storages.BaseStorage) -> list[dict[str, A
                 "running": counts[TrialState.RUNNING],
                 "best_value": best_value,
                 "started": started.isoformat(timespec="seconds") if started else None,
-                "ressearch": StudyMeta.from_attrs(frozen.user_attrs, frozen.study_name) is not None,
+                "ressearch": StudyMeta.marks(frozen.user_attrs),
             }
         )
     return rows
@@ -110,14 +111,25 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
         raise ConfigError(f"study {study.study_name!r} has no complete trial yet: run it first") from None
 
 
-def describe_trial(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
-    """A JSON-safe description: number, value(s), sampled params, architecture, training, metrics.
+def describe_trial(
+    study: optuna.Study, trial: FrozenTrial, *, artifacts: str | Path | None = None
+) -> dict[str, Any]:
+    """A JSON-safe description: number, value(s), sampled params, network in one line,
+    architecture, training, metrics.
 
     A trial of a KerasTuner hypermodel has no architecture (None) and a ``hypermodel`` instead:
     the reference, arguments, data shape and hyperparameter values that rebuild its network.
+    The configs and metrics are read from the trial's config.json and metrics.json in the
+    artifact folder ``artifacts`` (by default the one the study's metadata names).
+
+    Raises:
+        StorageError: those files are not in that folder.
     """
     metrics = metric_names(study)
     record = TrialRecord.from_trial(trial)
+    folder = artifacts if artifacts is not None else StudyMeta.folder_of(study)
+    config = record.config(folder) or TrialConfig()
+    measured = record.measurements(folder)
     described: dict[str, Any] = {"study": study.study_name, "number": trial.number}
     if len(study.directions) == 1:
         described["metric"] = metrics[0]
@@ -128,16 +140,17 @@ def describe_trial(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
     described.update(
         {
             "params": trial.params,
-            "architecture": record.architecture,
-            "train": record.train,
+            "network": record.describe_network(),
+            "architecture": config.architecture,
+            "train": config.train,
             "model_params": record.model_params,
-            "measured": record.metrics,
+            "measured": measured.metrics or record.metrics,
             "epochs": record.epochs,
             "train_seconds": record.train_seconds,
             "seed": record.seed,
             "warm_start": record.warm_start,
         }
     )
-    if record.hypermodel is not None:
-        described["hypermodel"] = record.hypermodel
+    if config.hypermodel is not None:
+        described["hypermodel"] = config.hypermodel
     return described

@@ -232,8 +232,10 @@ def sampler_seed(seed: int, existing: int, worker_index: int | None = None) -> i
     return int.from_bytes(digest[:4], "big")
 
 
-def _check_resumable(study: optuna.Study, definition: StudyDefinition) -> StudyMeta:
-    meta = StudyMeta.from_study(study)
+def _check_resumable(
+    study: optuna.Study, definition: StudyDefinition, artifacts: str | Path | None = None
+) -> StudyMeta:
+    meta = StudyMeta.from_study(study, artifacts=artifacts)
     name = definition.settings.name
     if meta is None:
         raise ConfigError(
@@ -324,7 +326,9 @@ def prepare(
     backend = backend or connect()
     # Processes started together: one creates the study, the others find it with its metadata.
     with creation_lock(url, backend):
-        study, created, previous_meta, seeds = _create_or_resume(definition, backend, worker_index, seeds)
+        study, created, previous_meta, seeds = _create_or_resume(
+            definition, backend, worker_index, seeds, artifacts
+        )
         if artifacts:
             folder = Path(artifacts).resolve()
         elif previous_meta is not None:
@@ -337,7 +341,7 @@ def prepare(
             data=dataset.summary,
             preprocessing=dataset.preprocessing,
             class_names=list(dataset.class_names),
-        ).write(study)
+        ).write(study, previous=previous_meta)  # study.json first, then the attribute naming it
         enqueue_warm_starts(study, seeds)  # under the lock: two processes never enqueue one entry twice
     reap_vanished_workers(study, retry)  # before counting: their retries are waiting to run
     return PreparedStudy(
@@ -358,6 +362,7 @@ def _create_or_resume(
     backend: optuna.storages.BaseStorage,
     worker_index: int | None,
     seeds: list[Seed],
+    artifacts: str | Path | None = None,
 ) -> tuple[optuna.Study, bool, StudyMeta | None, list[Seed]]:
     """The study, created or loaded (checked resumable); whether it was created; its metadata;
     the warm starts it does not hold yet."""
@@ -368,7 +373,7 @@ def _create_or_resume(
     trials: list[FrozenTrial] = []
     if not created:
         previous = optuna.load_study(study_name=settings.name, storage=backend)
-        previous_meta = _check_resumable(previous, definition)
+        previous_meta = _check_resumable(previous, definition, artifacts)
         trials = previous.get_trials(deepcopy=False)
         existing = len(trials)
     seeds = new_warm_starts(seeds, trials, settings.n_trials)  # a study with no room raises here

@@ -242,7 +242,16 @@ def _fake_study(storage: str, name: str, folder: Path, *, definition: dict, **tr
 
 
 def _nothing_stored(storage: str, name: str, folder: Path) -> bool:
-    return ABLATION_ATTR not in load_study(name, storage).user_attrs and not (folder / "artifacts").exists()
+    # The fake studies share one artifact folder, which holds their study.json files and nothing else.
+    backend = open_storage(storage, heartbeat=False)
+    study_files = set()
+    for summary in optuna.get_all_study_summaries(backend):
+        meta = StudyMeta.from_study(load_study(summary.study_name, backend))
+        study_files |= {meta.study_file} if meta is not None else set()
+    stored = (
+        {path.name for path in (folder / "artifacts").iterdir()} if (folder / "artifacts").exists() else set()
+    )
+    return ABLATION_ATTR not in load_study(name, backend).user_attrs and stored <= study_files
 
 
 def test_bad_input_is_one_line_and_stores_nothing(tmp_path, unique_name):

@@ -22,7 +22,7 @@ from ressearch.errors import ConfigError
 from ressearch.results import best_trials, describe_trial, list_studies, metric_names, trials_frame
 from ressearch.search import TrialRecord, run_study
 from ressearch.storage import load_study, open_storage
-from tests.helpers import one_line, tiny_study
+from tests.helpers import one_line, stored_config, tiny_study
 
 WIDTHS = [4, 64]
 MAX_PARAMS = 2000
@@ -109,7 +109,11 @@ def test_describe_trial_separates_sampled_params_from_the_parameter_count(ran):
     assert described["params"] == trial.params == {"width": 4}
     rebuilt = build_model(ArchitectureConfig.from_dict(described["architecture"]))
     assert described["model_params"] == record.model_params == rebuilt.count_params()
-    assert described["architecture"] == record.architecture and described["train"] == record.train
+    config = stored_config(study, trial)
+    assert described["architecture"] == config.architecture and described["train"] == config.train
+    assert (
+        described["network"] == record.network == ArchitectureConfig.from_dict(config.architecture).describe()
+    )
     assert described["measured"]["val_accuracy"] == pytest.approx(trial.value)
     assert described["epochs"] == 2 and described["seed"] == record.seed
     assert json.loads(json.dumps(described)) == described

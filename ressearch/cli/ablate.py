@@ -57,7 +57,12 @@ def ablate(
 ) -> None:
     """Retrain the best network of study NAME, its plain twin (no shortcuts) and the other block
     types for several seeds; compare each with the found one, seed by seed, and store the result
-    with the study."""
+    with the study.
+
+    Writes ablation.json and ablation-curves.png as artifacts of the study (in its artifact folder)
+    and the study attribute ressearch_ablation, once every run is done; with --out also
+    ablation.json, ablation.csv and ablation-curves.png there.
+    """
     import_tensorflow_quietly()
     quiet_optuna()
     from ressearch.results.ablation import AblationRun, AblationStart, ablate_study

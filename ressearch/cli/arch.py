@@ -39,7 +39,10 @@ def _parse_shape(text: str | None) -> tuple[int, ...] | None:
 @app.command()
 @user_errors
 def presets(output_format: FormatOption = None, as_json: JsonOption = False) -> None:
-    """List the named architectures (parametric where the papers are)."""
+    """List the named architectures (parametric where the papers are).
+
+    Writes nothing.
+    """
     from ressearch.config.presets import get_preset, list_presets
 
     fmt = choose_format(output_format, as_json)
@@ -84,6 +87,7 @@ def build(
     """Build a network from a preset or a config file and show its shape and parameters.
 
     An exported config.json of a KerasTuner hypermodel's trial is rebuilt through its hypermodel.
+    Writes nothing (--json prints the config, to save as a file).
     """
     from ressearch.config.files import load_network
     from ressearch.config.hypermodel import HypermodelConfig

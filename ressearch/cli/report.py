@@ -24,7 +24,12 @@ def report(
     ] = 5,
     force: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
 ) -> None:
-    """Write a report of study NAME: index.html (plots embedded, opens offline) and the PNG plots."""
+    """Write a report of study NAME: index.html (plots embedded, opens offline) and the PNG plots.
+
+    Writes into --out only: index.html, optimization_history.png, learning_curves.png,
+    param_importances.png, parallel_coordinate.png, intermediate_values.png (pareto_front.png
+    for several objectives). Reads the storage; creates nothing there.
+    """
     from ressearch.results.report import write_report
 
     quiet_optuna()

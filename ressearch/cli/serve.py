@@ -24,7 +24,10 @@ def storage_proxy(
     ] = 8,
 ) -> None:
     """Serve Optuna's gRPC storage proxy: workers given `--storage grpc://HOST:PORT` share its few
-    database connections instead of holding their own."""
+    database connections instead of holding their own.
+
+    Writes what its clients write, to the storage behind it (nothing of its own).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     import optuna

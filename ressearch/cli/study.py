@@ -63,7 +63,13 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Create a study from STUDY_FILE, or resume it, and run it to its total of trials."""
+    """Create a study from STUDY_FILE, or resume it, and run it to its total of trials.
+
+    Writes the study and its trials to the storage (default ./ressearch.db, created if missing),
+    each trained model and per-epoch checkpoint to the artifact folder (default
+    ressearch.db.artifacts/ beside the SQLite file, ./ressearch-artifacts/ for PostgreSQL), and with
+    --workers each worker's log to ARTIFACTS/workers/STUDY/. The summary goes to stdout.
+    """
     from ressearch.config.files import load_study_file
     from ressearch.config.warmstart import parse_warm_start
 
@@ -103,7 +109,11 @@ def worker(
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Join the study of STUDY_FILE (from any machine that reaches its storage) and run trials
-    until it reaches its total."""
+    until it reaches its total.
+
+    Writes trials to the storage (the study is created if missing) and trained models and
+    per-epoch checkpoints to the artifact folder, which workers on several machines must share.
+    """
     import os
 
     from ressearch.config.files import load_study_file

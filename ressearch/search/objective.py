@@ -393,11 +393,17 @@ class Objective:
             result.seconds = {"sample": sampling, **result.seconds}
             values = self.record(trial, result, artifact_id)
         except (TrialFailed, HypermodelError) as error:
-            TrialRecord(fail_reason=redact(str(error)), curve=recorder.curve).write(trial)
+            TrialRecord(
+                fail_reason=redact(str(error)), curve=recorder.curve, model_params=recorder.model_params
+            ).write(trial)
             self._clear_checkpoint(sampled)
             raise
         except optuna.TrialPruned:
-            TrialRecord(curve=recorder.curve, epochs=len(recorder.curve.get("loss", []))).write(trial)
+            TrialRecord(
+                curve=recorder.curve,
+                epochs=len(recorder.curve.get("loss", [])),
+                model_params=recorder.model_params,
+            ).write(trial)
             self._clear_checkpoint(sampled)
             raise
         except KeyboardInterrupt:

@@ -51,7 +51,7 @@ def _one_line(argv: tuple[str, ...]) -> Iterator[None]:
 # Help shows what to type, not Python's types: `--storage URL`, `--seeds N`, `--quiet`, `NAME`
 # (Typer would print `<str>`, `<int range>`, `<bool>` and `{name}`). A metavar the option gives
 # itself is kept; a flag shows none; a choice shows its values.
-_METAVARS = {int: "N", float: "S", Path: "PATH", str: "TEXT"}
+_METAVARS = {int: "N", float: "NUMBER", Path: "PATH", str: "TEXT"}
 
 
 def _metavar(param: TyperOption | TyperArgument) -> str | None:

@@ -61,7 +61,7 @@ def presets(output_format: FormatOption = None, as_json: JsonOption = False) -> 
         )
     columns = [
         Column("example", "example"),
-        Column("family", "description"),
+        Column("family", "description", wrap=True),
         Column("block", "block_type"),
         Column("depths", lambda row: "-".join(map(str, row["depths"]))),
         Column("widths", lambda row: "/".join(map(str, row["widths"]))),
@@ -78,7 +78,10 @@ def build(
         str, typer.Argument(help="A preset name, or the path of a config JSON or an export folder.")
     ],
     input_shape: Annotated[
-        str | None, typer.Option(help="Input shape, e.g. 32,32,3 (images), 100,4 (sequences), 26 (rows).")
+        str | None,
+        typer.Option(
+            metavar="SHAPE", help="Input shape, e.g. 32,32,3 (images), 100,4 (sequences), 26 (rows)."
+        ),
     ] = None,
     outputs: Annotated[int | None, typer.Option(min=1, help="Number of outputs (classes).")] = None,
     output_format: FormatOption = None,

@@ -242,9 +242,11 @@ def print_table(rows: list[dict[str, Any]], columns: Sequence[Column], *, wide: 
             for row in rows:
                 line = column.note(row)
                 if line:
-                    out.print(line, markup=False)
+                    out.print(line, markup=False, soft_wrap=False)  # wrapped at words, to fit too
     hidden = [column.header for column in dropped if column.note is None]
     if hidden:
         out.print(
-            f"not shown at {terminal} columns: {', '.join(hidden)} (--wide shows every column)", markup=False
+            f"not shown at {terminal} columns: {', '.join(hidden)} (--wide shows every column)",
+            markup=False,
+            soft_wrap=False,
         )

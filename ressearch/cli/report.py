@@ -17,10 +17,15 @@ from ressearch.runtime import quiet_optuna
 @user_errors
 def report(
     name: StudyName,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write (must be new or empty).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder to write (must be new or empty).")
+    ],
     storage: StorageOption = None,
     top: Annotated[
-        int, typer.Option("--top", min=1, help="How many of the best trials the table and curves show.")
+        int,
+        typer.Option(
+            "--top", min=1, metavar="K", help="How many of the best trials the table and curves show."
+        ),
     ] = 5,
     force: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
 ) -> None:

@@ -180,7 +180,9 @@ def best(
 @user_errors
 def export(
     name: StudyName,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write (must be new or empty).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder to write (must be new or empty).")
+    ],
     storage: StorageOption = None,
     artifacts: ArtifactsOption = None,
     force: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
@@ -189,6 +191,7 @@ def export(
         typer.Option(
             "--format",
             "-f",
+            metavar="keras,savedmodel",
             help="Model files, comma-separated: keras (model.keras) and/or savedmodel (TensorFlow).",
         ),
     ] = "keras",
@@ -233,8 +236,8 @@ def _check_port_free(host: str, port: int) -> None:
 @user_errors
 def dashboard(
     storage: StorageOption = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, metavar="PORT", help="Port to listen on.")] = 8080,
     artifacts: ArtifactsOption = None,
 ) -> None:
     """Serve optuna-dashboard on the same storage, with the trained models as artifacts.
@@ -266,7 +269,7 @@ def predict(
         ),
     ],
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="CSV file to write (default: stdout).")
+        Path | None, typer.Option("--out", metavar="FILE", help="CSV file to write (default: stdout).")
     ] = None,
     proba: Annotated[bool, typer.Option("--proba", help="Add a probability column per class.")] = False,
 ) -> None:

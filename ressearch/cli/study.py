@@ -29,7 +29,9 @@ def _finish(display: Display, summary: Any) -> None:
 NTrialsOption = Annotated[
     int | None, typer.Option("--n-trials", min=1, help="The total number of trials the study should reach.")
 ]
-TimeoutOption = Annotated[float | None, typer.Option(min=1, help="Stop starting trials after S seconds.")]
+TimeoutOption = Annotated[
+    float | None, typer.Option(min=1, metavar="S", help="Stop starting trials after S seconds.")
+]
 
 
 @app.command()
@@ -45,7 +47,10 @@ def run(
     ] = None,
     gpus: Annotated[
         str | None,
-        typer.Option(help="GPUs for the workers: all, or indices like 0,1 (one per worker, round robin)."),
+        typer.Option(
+            metavar="GPUS",
+            help="GPUs for the workers: all, or indices like 0,1 (one per worker, round robin).",
+        ),
     ] = None,
     trials_per_gpu: Annotated[int, typer.Option(min=1, help="Workers sharing one GPU.")] = 1,
     recycle_after: Annotated[
@@ -103,7 +108,8 @@ def worker(
         int | None, typer.Option(min=1, help="Exit (code 3) after N trials, for a fresh process to go on.")
     ] = None,
     max_rss_mb: Annotated[
-        float | None, typer.Option(min=1, help="Exit (code 3) after a trial that leaves RSS above MB.")
+        float | None,
+        typer.Option(min=1, metavar="MB", help="Exit (code 3) after a trial that leaves RSS above MB."),
     ] = None,
     quiet: QuietOption = False,
     log_format: LogFormatOption = LogFormat.text,

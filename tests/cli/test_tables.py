@@ -184,5 +184,5 @@ def test_sort_by_duration_and_number(tables):
 
 
 def test_best_prints_the_parameter_count_as_an_integer(tables):
-    text = shown("best", tables.name, "--storage", tables.storage)
+    text = printed("best", tables.name, "--storage", tables.storage)  # lines, not a table
     assert "1,410 parameters" in text

@@ -219,8 +219,9 @@ def print_table(rows: list[dict[str, Any]], columns: Sequence[Column], *, wide: 
     The first column names the row (a study, a trial, a variant): it is never cut or left out.
     """
     cells = {column.header: [column.value(row) for row in rows] for column in columns}
+    dropped: list[Column] = []
     if wide:
-        shown, dropped = list(columns), []
+        shown = list(columns)
         width = max(out.width, _needed_width([replace(c, wrap=False) for c in columns], cells))
     else:
         shown, dropped = fit_columns(columns, rows, out.width)

@@ -114,16 +114,16 @@ def trials(
         rows = rank_trials(rows, by=sort or "value", metric=metrics[0], direction=direction, top=top)
     # The table gives way to a narrow terminal: first the params (last in a ranked view, which is
     # for them, where the rank goes before: the order shows it), then the fail reasons (printed
-    # under the table instead), the warm start, epochs and duration. CSV and JSON have every column.
+    # under the table instead), epochs, duration and the warm start. CSV and JSON have every column.
     columns = [
         *([Column("rank", "rank", grouped=False, drop_order=5)] if ranked else []),
         Column("number", "number", grouped=False),
         Column("state", "state"),
         *(Column(metric, metric) for metric in metrics),
         Column("model_params", "model_params"),
-        Column("epochs", "epochs", drop_order=3),
-        Column("duration", _seconds, drop_order=4),
-        *([Column("warm_start", "warm_start", drop_order=2)] if any(r["warm_start"] for r in rows) else []),
+        Column("epochs", "epochs", drop_order=2),
+        Column("duration", _seconds, drop_order=3),
+        *([Column("warm_start", "warm_start", drop_order=4)] if any(r["warm_start"] for r in rows) else []),
         *(
             [Column("reason", "fail_reason", wrap=True, min_width=20, drop_order=1, note=_failure)]
             if any(row.get("fail_reason") for row in rows)

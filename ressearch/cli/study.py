@@ -29,7 +29,9 @@ def _finish(display: Display, summary: Any) -> None:
 NTrialsOption = Annotated[
     int | None, typer.Option("--n-trials", min=1, help="The total number of trials the study should reach.")
 ]
-TimeoutOption = Annotated[float | None, typer.Option(min=1, help="Stop starting trials after S seconds.")]
+TimeoutOption = Annotated[
+    float | None, typer.Option(min=1, metavar="S", help="Stop starting trials after S seconds.")
+]
 
 
 @app.command()
@@ -45,7 +47,10 @@ def run(
     ] = None,
     gpus: Annotated[
         str | None,
-        typer.Option(help="GPUs for the workers: all, or indices like 0,1 (one per worker, round robin)."),
+        typer.Option(
+            metavar="GPUS",
+            help="GPUs for the workers: all, or indices like 0,1 (one per worker, round robin).",
+        ),
     ] = None,
     trials_per_gpu: Annotated[int, typer.Option(min=1, help="Workers sharing one GPU.")] = 1,
     recycle_after: Annotated[
@@ -63,7 +68,13 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Create a study from STUDY_FILE, or resume it, and run it to its total of trials."""
+    """Create a study from STUDY_FILE, or resume it, and run it to its total of trials.
+
+    Writes the study and its trials to the storage (default ./ressearch.db, created if missing),
+    each trained model and per-epoch checkpoint to the artifact folder (default
+    ressearch.db.artifacts/ beside the SQLite file, ./ressearch-artifacts/ for PostgreSQL), and with
+    --workers each worker's log to ARTIFACTS/workers/STUDY/. The summary goes to stdout.
+    """
     from ressearch.config.files import load_study_file
     from ressearch.config.warmstart import parse_warm_start
 
@@ -97,13 +108,18 @@ def worker(
         int | None, typer.Option(min=1, help="Exit (code 3) after N trials, for a fresh process to go on.")
     ] = None,
     max_rss_mb: Annotated[
-        float | None, typer.Option(min=1, help="Exit (code 3) after a trial that leaves RSS above MB.")
+        float | None,
+        typer.Option(min=1, metavar="MB", help="Exit (code 3) after a trial that leaves RSS above MB."),
     ] = None,
     quiet: QuietOption = False,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Join the study of STUDY_FILE (from any machine that reaches its storage) and run trials
-    until it reaches its total."""
+    until it reaches its total.
+
+    Writes trials to the storage (the study is created if missing) and trained models and
+    per-epoch checkpoints to the artifact folder, which workers on several machines must share.
+    """
     import os
 
     from ressearch.config.files import load_study_file

@@ -20,7 +20,16 @@ from ressearch.storage.urls import open_storage
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["best_trials", "describe_trial", "list_studies", "metric_names", "trials_frame"]
+__all__ = [
+    "SORT_KEYS",
+    "best_trials",
+    "describe_trial",
+    "list_studies",
+    "metric_names",
+    "rank_trials",
+    "trial_table",
+    "trials_frame",
+]
 
 
 def list_studies(storage: str | optuna.storages.BaseStorage) -> list[dict[str, Any]]:
@@ -70,10 +79,13 @@ def metric_names(study: optuna.Study) -> list[str]:
 _TABLE_ATTRS = TrialRecord.keys("model_params", "epochs", "train_seconds", "fail_reason", "warm_start")
 
 
-def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: number, state, objective values by metric, size, time, sampled params."""
-    import pandas as pd  # only the tables need it: `best` and `studies` start faster without
+def trial_table(study: optuna.Study) -> list[dict[str, Any]]:
+    """One plain dict per trial, by number: number, state, objective values by metric, size,
+    epochs, times, fail reason, warm start, and the sampled params as ``param_NAME``.
 
+    Counts are ints (None where a trial has none: a failed trial that never built), so a CSV or
+    JSON of these rows writes ``48935``, not ``48935.0``.
+    """
     metrics = metric_names(study)
     rows = []
     for trial in trial_rows(study._storage, study._study_id, user_attrs=_TABLE_ATTRS):
@@ -91,7 +103,61 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
         for name, value in trial.params.items():
             row[f"param_{name}"] = value
         rows.append(row)
-    return pd.DataFrame(rows)
+    return rows
+
+
+# The integer columns of a trial table: pandas would make them floats (7612.0) once one is missing.
+_INTEGER_COLUMNS = ("number", "model_params", "epochs")
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """:func:`trial_table` as a DataFrame; counts stay integers (pandas' nullable ``Int64``)."""
+    import pandas as pd  # only the tables need it: `best` and `studies` start faster without
+
+    frame = pd.DataFrame(trial_table(study))
+    for column in _INTEGER_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+SORT_KEYS = ("value", "number", "duration")
+
+
+def rank_trials(
+    rows: list[dict[str, Any]], *, by: str, metric: str, direction: str, top: int | None = None
+) -> list[dict[str, Any]]:
+    """``rows`` of :func:`trial_table` ranked, best first, with a ``rank`` (1, 2, ...) each.
+
+    ``by`` is ``value`` (complete trials by ``metric`` in its ``direction``, then pruned ones by
+    the value they were pruned at, then the rest by number), ``number`` or ``duration`` (longest
+    first, unfinished last). ``top`` keeps the first K.
+
+    Example:
+        >>> rows = [{"number": 0, "state": "COMPLETE", "loss": 0.5, "duration_s": 3.0},
+        ...         {"number": 1, "state": "FAIL", "loss": None, "duration_s": 0.1},
+        ...         {"number": 2, "state": "COMPLETE", "loss": 0.2, "duration_s": 9.0}]
+        >>> [row["number"] for row in rank_trials(rows, by="value", metric="loss", direction="minimize")]
+        [2, 0, 1]
+    """
+    if by not in SORT_KEYS:
+        raise ConfigError(f"--sort: expected one of {', '.join(SORT_KEYS)}, got {by!r}")
+    sign = -1.0 if direction == "maximize" else 1.0
+
+    def value_key(row: dict[str, Any]) -> tuple[int, float, int]:
+        value = row.get(metric)
+        group = {"COMPLETE": 0, "PRUNED": 1}.get(row["state"], 2)
+        if value is None or value != value:  # no value, or NaN
+            return (3, 0.0, row["number"])
+        return (group, sign * value, row["number"]) if group < 2 else (group, 0.0, row["number"])
+
+    def duration_key(row: dict[str, Any]) -> tuple[int, float, int]:
+        seconds = row.get("duration_s")
+        return (1, 0.0, row["number"]) if seconds is None else (0, -seconds, row["number"])
+
+    keys = {"value": value_key, "duration": duration_key, "number": lambda row: row["number"]}
+    ranked = sorted(rows, key=keys[by])[:top]
+    return [{"rank": index, **row} for index, row in enumerate(ranked, start=1)]
 
 
 def best_trials(study: optuna.Study) -> list[FrozenTrial]:

@@ -413,14 +413,19 @@ class Objective:
             result.seconds = {"sample": sampling, **result.seconds}
             values = self.record(trial, result, artifact_id)
         except (TrialFailed, HypermodelError) as error:
-            TrialRecord(fail_reason=redact(str(error)), metrics_artifact=self._curve(trial, recorder)).write(
-                trial
-            )
+            TrialRecord(
+                fail_reason=redact(str(error)),
+                metrics_artifact=self._curve(trial, recorder),
+                model_params=recorder.model_params,
+            ).write(trial)
             self._clear_checkpoint(sampled)
             raise
         except optuna.TrialPruned:
-            epochs = len(recorder.curve.get("loss", []))
-            TrialRecord(epochs=epochs, metrics_artifact=self._curve(trial, recorder)).write(trial)
+            TrialRecord(
+                epochs=len(recorder.curve.get("loss", [])),
+                metrics_artifact=self._curve(trial, recorder),
+                model_params=recorder.model_params,
+            ).write(trial)
             self._clear_checkpoint(sampled)
             raise
         except KeyboardInterrupt:

@@ -111,6 +111,8 @@ def train_trial(
     finally:
         keras.mixed_precision.set_dtype_policy("float32")  # only this trial's model is mixed
     params = model.count_params()
+    recorder = recorder or CurveRecorder()
+    recorder.model_params = params
     if max_params is not None and params > max_params:
         raise TrialFailed(f"the model has {params:,} parameters, above study.max_params={max_params:,}")
     lap("build")
@@ -118,7 +120,6 @@ def train_trial(
         runtime.apply_to_compiled(model)
     else:
         compile_model(model, train, dataset, **runtime.compile_options())
-    recorder = recorder or CurveRecorder()
     all_callbacks: list[keras.callbacks.Callback] = [recorder]
     initial_epoch = 0
     if checkpoint is not None:

@@ -101,4 +101,4 @@ def test_trials_show_the_warm_start_of_each_trial(seeded):
     assert [row["warm_start"] for row in rows][:2] == ["export/config.json", rows[1]["warm_start"]]
     assert rows[1]["warm_start"].startswith(f"study:{seeded.other}#") and rows[2]["warm_start"] == ""
     table = cli("trials", seeded.name, "--storage", seeded.storage).stdout
-    assert "warm" in table.splitlines()[1]  # a column of its own (cut short in a narrow terminal)
+    assert "warm_start" in table.splitlines()[1]  # a column of its own, kept at 80 columns

@@ -170,6 +170,7 @@ class Objective:
                 outputs=self.dataset.outputs,
                 head="regression" if self.dataset.task == "regression" else "classification",
                 output_scale=self.dataset.target_scale,
+                continuous_features=self.dataset.continuous_features,
             )
         except ConfigError as error:
             raise TrialFailed(f"sampled an impossible architecture: {error}") from None

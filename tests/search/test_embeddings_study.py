@@ -15,10 +15,10 @@ from ressearch.arch.saving import load_model
 from ressearch.config import parse_study
 from ressearch.data import apply_preprocessing
 from ressearch.results import export_study
-from ressearch.search import TrialRecord, run_study
+from ressearch.search import run_study
 from ressearch.storage import load_study
 from tests.data.helpers import write_csv
-from tests.helpers import tiny_study
+from tests.helpers import stored_config, tiny_study
 
 KINDS = ["periodic", "plr", "piecewise_linear"]
 
@@ -48,8 +48,8 @@ def test_a_study_over_numeric_embeddings_runs_and_exports(tmp_path, unique_name)
     assert (summary.complete, summary.failed) == (3, 0), summary
 
     study = load_study(unique_name, storage)
-    records = [TrialRecord.from_trial(trial) for trial in study.trials]
-    configs = [ArchitectureConfig.from_dict(record.architecture) for record in records]
+    stored = [stored_config(study, trial).architecture for trial in study.trials]
+    configs = [ArchitectureConfig.from_dict(architecture) for architecture in stored]
     assert sorted(config.numeric_embedding for config in configs) == sorted(KINDS)
     # age, income and (last) constant are numeric; colour and member between them are one-hot
     # columns, which the embeddings leave as they are.

@@ -58,5 +58,8 @@ pytest: setup postgres
 
 test: lint typecheck pytest
 
+# What `make run` and the commands' defaults leave here: the SQLite file and its WAL files, the
+# artifact folder beside it (ressearch-artifacts/ for PostgreSQL), exports, the report.
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ressearch.db artifacts exports report
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ressearch.db ressearch.db-wal ressearch.db-shm \
+		ressearch.db-journal ressearch.db.artifacts ressearch-artifacts artifacts exports report ablation

@@ -112,18 +112,22 @@ def plain(study: Path, configs: Path) -> None:
 
 
 def stored_trials(database: Path, name: str) -> tuple[list[dict[str, object]], dict[str, float]]:
-    """The trials' configs, and the median seconds of each phase of a trial (``TrialRecord.seconds``)."""
+    """The trials' configs (their config.json), and the median seconds of each phase of a trial
+    (``seconds`` in their metrics.json)."""
     import optuna
 
-    from ressearch.search import TrialRecord
+    from ressearch.search import StudyMeta, TrialRecord
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{database}")
+    folder = StudyMeta.folder_of(study)
     configs, phases = [], {}
     for trial in study.get_trials(deepcopy=False):
         record = TrialRecord.from_trial(trial)
-        configs.append({"architecture": record.architecture, "train": record.train, "seed": record.seed})
-        for phase, seconds in (record.seconds or {}).items():
+        config = record.config(folder)
+        assert config is not None, f"trial {trial.number} recorded no config"
+        configs.append({"architecture": config.architecture, "train": config.train, "seed": record.seed})
+        for phase, seconds in record.measurements(folder).seconds.items():
             phases.setdefault(phase, []).append(seconds)
         duration = trial.duration.total_seconds() if trial.duration else 0.0
         phases.setdefault("whole trial", []).append(duration)

@@ -120,3 +120,19 @@ def own_postgres_cluster(name: str) -> Iterator[OwnCluster]:
         yield OwnCluster(name, version, f"postgresql://postgres@127.0.0.1:{port}/postgres")
     finally:
         subprocess.run(["pg_dropcluster", "--stop", version, name], capture_output=True)
+
+
+def stored_config(study: Any, trial: Any) -> Any:
+    """The trial's config.json (a TrialConfig), from the artifact folder its study names."""
+    from ressearch.search.record import StudyMeta, TrialRecord
+
+    config = TrialRecord.from_trial(trial).config(StudyMeta.folder_of(study))
+    assert config is not None, f"trial {trial.number} stored no config"
+    return config
+
+
+def stored_measurements(study: Any, trial: Any) -> Any:
+    """The trial's metrics.json (a TrialMeasurements), from the artifact folder its study names."""
+    from ressearch.search.record import StudyMeta, TrialRecord
+
+    return TrialRecord.from_trial(trial).measurements(StudyMeta.folder_of(study))

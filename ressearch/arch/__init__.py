@@ -6,16 +6,28 @@ must not import Optuna, the data, training, storage, search, results or CLI laye
 """
 
 from ressearch.arch.blocks import LayerKit, residual_block
-from ressearch.arch.builder import ModelSummary, build_model, summarize
-from ressearch.arch.layers import ChannelPad, Destandardize, DropBlock, StochasticDepth
+from ressearch.arch.builder import ModelSummary, adapt_model, build_model, summarize
+from ressearch.arch.layers import (
+    ChannelPad,
+    Columns,
+    Destandardize,
+    DropBlock,
+    PeriodicEmbedding,
+    PiecewiseLinearEmbedding,
+    StochasticDepth,
+)
 
 __all__ = [
     "ChannelPad",
+    "Columns",
     "Destandardize",
     "DropBlock",
     "LayerKit",
     "ModelSummary",
+    "PeriodicEmbedding",
+    "PiecewiseLinearEmbedding",
     "StochasticDepth",
+    "adapt_model",
     "build_model",
     "residual_block",
     "summarize",

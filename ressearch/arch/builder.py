@@ -13,10 +13,16 @@ from typing import Any
 import keras
 
 from ressearch.arch.blocks import LayerKit, residual_block
-from ressearch.arch.layers import Destandardize, DropBlock
+from ressearch.arch.layers import (
+    Columns,
+    Destandardize,
+    DropBlock,
+    PeriodicEmbedding,
+    PiecewiseLinearEmbedding,
+)
 from ressearch.config.architecture import ArchitectureConfig
 
-__all__ = ["ModelSummary", "build_model", "summarize"]
+__all__ = ["ModelSummary", "adapt_model", "build_model", "summarize"]
 
 Tensor = Any
 
@@ -45,6 +51,34 @@ def _stem(kit: LayerKit, inputs: Tensor) -> Tensor:
     if config.stem_pool and config.rank > 1:
         x = kit.max_pool(x, "stem_pool")
     return x
+
+
+def _embed(config: ArchitectureConfig, inputs: Tensor) -> Tensor:
+    """The continuous columns embedded and flattened, then the other columns as they are."""
+    embedded = config.embedded_columns
+    if not embedded:
+        return inputs
+    columns = config.input_shape[0]
+    x = inputs if len(embedded) == columns else Columns(list(embedded), name="embed_columns")(inputs)
+    if config.numeric_embedding == "piecewise_linear":
+        layer: keras.layers.Layer = PiecewiseLinearEmbedding(
+            config.embedding_bins, config.embedding_dim, name="embed"
+        )
+    else:
+        units = config.embedding_dim if config.numeric_embedding == "plr" else None
+        layer = PeriodicEmbedding(
+            config.embedding_frequencies,
+            config.embedding_sigma,
+            units,
+            lite=config.embedding_lite,
+            name="embed",
+        )
+    x = keras.layers.Flatten(name="embed_flatten")(layer(x))
+    others = [index for index in range(columns) if index not in set(embedded)]
+    if not others:
+        return x
+    rest = Columns(others, name="embed_others")(inputs)
+    return keras.layers.Concatenate(name="embed_concat")([x, rest])
 
 
 def _head(kit: LayerKit, x: Tensor) -> Tensor:
@@ -80,7 +114,7 @@ def build_model(config: ArchitectureConfig) -> keras.Model:
     """
     kit = LayerKit(config)
     inputs = keras.Input(shape=config.input_shape, name="inputs")
-    x = _stem(kit, inputs)
+    x = _stem(kit, _embed(config, inputs))
     root_input = x
     total_blocks = sum(config.depths)
     block_index = 0
@@ -113,6 +147,20 @@ def build_model(config: ArchitectureConfig) -> keras.Model:
         x = kit.add([skip, x], "root_ror_add")
     outputs = _head(kit, x)
     return keras.Model(inputs, outputs, name=config.name)
+
+
+def adapt_model(model: keras.Model, x_train: Any) -> None:
+    """Set what a built model takes from its training rows before it trains: the bin edges of a
+    piecewise-linear embedding, quantiles of the training values of the columns it embeds.
+
+    Call it with the training rows only (never validation rows), before ``fit``. The edges are
+    weights, so they save with the model and a rebuild from config and weights is exact. A model
+    without such a layer is left as it is.
+    """
+    for layer in model.layers:
+        if isinstance(layer, PiecewiseLinearEmbedding):
+            feed = keras.Model(model.input, layer.input)  # the columns the layer embeds
+            layer.adapt(keras.ops.convert_to_numpy(feed(x_train)))
 
 
 @dataclass(frozen=True)

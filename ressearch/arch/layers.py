@@ -1,5 +1,5 @@
-"""The few layers Keras does not ship: option-A channel padding, DropBlock, stochastic depth, and
-the de-standardising output of a regression head.
+"""The few layers Keras does not ship: option-A channel padding, DropBlock, stochastic depth, the
+de-standardising output of a regression head, and the numeric embeddings of tabular columns.
 
 Written with ``keras.ops`` and ``keras.random`` only, and registered for serialization so that a
 saved ``model.keras`` loads wherever ``ressearch`` is importable.
@@ -7,12 +7,23 @@ saved ``model.keras`` loads wherever ``ressearch`` is importable.
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
-__all__ = ["ChannelPad", "Destandardize", "DropBlock", "StochasticDepth"]
+__all__ = [
+    "ChannelPad",
+    "Columns",
+    "Destandardize",
+    "DropBlock",
+    "PeriodicEmbedding",
+    "PiecewiseLinearEmbedding",
+    "StochasticDepth",
+]
 
 _PACKAGE = "ressearch"
 
@@ -131,3 +142,170 @@ class Destandardize(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mean": self.mean, "std": self.std}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Columns(keras.layers.Layer):
+    """The input columns at ``indices`` (last axis), in that order."""
+
+    def __init__(self, indices: list[int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.indices = [int(index) for index in indices]
+
+    def call(self, inputs: Any) -> Any:
+        return ops.take(inputs, self.indices, axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (*input_shape[:-1], len(self.indices))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "indices": self.indices}
+
+
+def _uniform(fan_in: int) -> keras.initializers.Initializer:
+    bound = fan_in**-0.5
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PeriodicEmbedding(keras.layers.Layer):
+    """Periodic embeddings of continuous columns (Gorishniy et al. 2022, section 3.3).
+
+    Column ``x`` becomes ``cos(2 pi f x)`` and ``sin(2 pi f x)`` for ``frequencies`` trainable
+    frequencies ``f``, initialised from a normal of standard deviation ``sigma`` (truncated at two
+    deviations). With ``units``, a linear layer and ReLU follow (PLR): one per column, or one
+    shared by every column with ``lite``. Input ``(batch, columns)``; output ``(batch, columns,
+    units)``, or ``(batch, columns, 2 * frequencies)`` without ``units``.
+
+    The initial scale matters: large frequencies turn a column into noise before training
+    starts, so ``sigma`` stays small (0.01 to 1 for standardised columns).
+    """
+
+    def __init__(
+        self,
+        frequencies: int,
+        sigma: float,
+        units: int | None = None,
+        lite: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.frequencies = int(frequencies)
+        self.sigma = float(sigma)
+        self.units = None if units is None else int(units)
+        self.lite = bool(lite)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        columns = int(input_shape[-1])  # type: ignore[arg-type]
+        self.frequency = self.add_weight(
+            shape=(columns, self.frequencies),
+            initializer=keras.initializers.TruncatedNormal(stddev=self.sigma),
+            name="frequency",
+        )
+        if self.units is None:
+            return
+        width = 2 * self.frequencies
+        per_column = () if self.lite else (columns,)
+        self.kernel = self.add_weight(
+            shape=(*per_column, width, self.units), initializer=_uniform(width), name="kernel"
+        )
+        self.bias = self.add_weight(shape=(*per_column, self.units), initializer=_uniform(width), name="bias")
+
+    def call(self, inputs: Any) -> Any:
+        angles = (2.0 * math.pi) * ops.expand_dims(inputs, -1) * self.frequency
+        x = ops.concatenate([ops.cos(angles), ops.sin(angles)], axis=-1)
+        if self.units is None:
+            return x
+        if self.lite:
+            x = ops.matmul(x, self.kernel) + self.bias
+        else:
+            x = ops.einsum("bcf,cfu->bcu", x, self.kernel) + self.bias
+        return ops.relu(x)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        size = 2 * self.frequencies if self.units is None else self.units
+        return (*input_shape, size)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "frequencies": self.frequencies,
+            "sigma": self.sigma,
+            "units": self.units,
+            "lite": self.lite,
+        }
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PiecewiseLinearEmbedding(keras.layers.Layer):
+    """Piecewise-linear embeddings of continuous columns (Gorishniy et al. 2022, section 3.2).
+
+    Each column has ``bins + 1`` bin edges, quantiles of its training values (set by
+    :meth:`adapt`, held as a non-trainable weight so they save with the model). A value encodes
+    as one number per bin: 1 for bins below it, 0 for bins above it, its position within its own
+    bin; below the lowest edge and above the highest the encoding goes on linearly. Repeated
+    quantiles (a column with few distinct values) give empty bins that encode as 0, so a constant
+    column encodes as zeros. A linear layer per column maps the encoding to ``units``, added to a
+    linear embedding of the value itself; the encoding's weights start at zero, so the layer
+    starts as a linear embedding (the rtdl package's version "B"). Input ``(batch, columns)``;
+    output ``(batch, columns, units)``. Until adapted, the edges are quantiles of a standard
+    normal, which standardised columns roughly follow.
+    """
+
+    def __init__(self, bins: int, units: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bins = int(bins)
+        self.units = int(units)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        columns = int(input_shape[-1])  # type: ignore[arg-type]
+        normal = NormalDist()
+        prior = [normal.inv_cdf(p) for p in np.linspace(0.01, 0.99, self.bins + 1)]
+        self.edges = self.add_weight(
+            shape=(columns, self.bins + 1),
+            initializer=keras.initializers.Constant(np.tile(prior, (columns, 1))),
+            trainable=False,
+            name="edges",
+        )
+        self.value_kernel = self.add_weight(
+            shape=(columns, self.units), initializer=_uniform(self.units), name="value_kernel"
+        )
+        self.bias = self.add_weight(
+            shape=(columns, self.units), initializer=_uniform(self.units), name="bias"
+        )
+        self.kernel = self.add_weight(
+            shape=(columns, self.bins, self.units), initializer="zeros", name="kernel"
+        )
+
+    def adapt(self, data: Any) -> None:
+        """Set the bin edges to quantiles of ``data`` (the training rows of the embedded columns)."""
+        values = np.asarray(data, dtype=np.float64)
+        if not self.built:
+            self.build(values.shape)
+        edges = np.quantile(values, np.linspace(0.0, 1.0, self.bins + 1), axis=0).T
+        self.edges.assign(edges.astype(self.edges.dtype))
+
+    def encode(self, inputs: Any) -> Any:
+        """The piecewise-linear encoding: ``(batch, columns)`` to ``(batch, columns, bins)``."""
+        edges = ops.cast(self.edges, inputs.dtype)
+        left, width = edges[:, :-1], edges[:, 1:] - edges[:, :-1]
+        filled = width > 0
+        position = (ops.expand_dims(inputs, -1) - left) / ops.where(filled, width, 1.0)
+        # The first and the last filled bin of a column stay open below and above.
+        count = ops.cumsum(ops.cast(filled, "int32"), axis=-1)
+        first = ops.logical_and(filled, count == 1)
+        last = ops.logical_and(filled, count == count[:, -1:])
+        low = ops.cast(ops.where(first, -np.inf, 0.0), inputs.dtype)
+        high = ops.cast(ops.where(last, np.inf, 1.0), inputs.dtype)
+        encoded = ops.minimum(ops.maximum(position, low), high)
+        return ops.where(filled, encoded, 0.0)
+
+    def call(self, inputs: Any) -> Any:
+        value = ops.expand_dims(inputs, -1) * self.value_kernel + self.bias
+        return value + ops.einsum("bck,cku->bcu", self.encode(inputs), self.kernel)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (*input_shape, self.units)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "bins": self.bins, "units": self.units}

@@ -10,7 +10,7 @@ import typer
 
 from ressearch.cli.app import app
 from ressearch.cli.options import ArtifactsOption, StorageOption, StudyName
-from ressearch.cli.output import Column, Format, emit, err, out, user_errors
+from ressearch.cli.output import Column, WideOption, err, out, print_table, user_errors
 from ressearch.runtime import import_tensorflow_quietly, quiet_optuna
 
 
@@ -25,6 +25,14 @@ def _delta(row: dict[str, Any]) -> str:
     if row["delta_mean"] is None:
         return "-"
     return f"{_plus_minus(row['delta_mean'], row['delta_std'], signed=True)} {row['verdict']}"
+
+
+def _block(row: dict[str, Any]) -> str:
+    return row["block"] or f"skipped: {row['skipped']}"
+
+
+def _block_note(row: dict[str, Any]) -> str:
+    return f"{row['variant']}: {_block(row)}"
 
 
 def _start_line(start: Any) -> str:
@@ -52,12 +60,22 @@ def ablate(
     artifacts: ArtifactsOption = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Also write ablation.json, ablation.csv and ablation-curves.png here."),
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Also write ablation.json, ablation.csv and ablation-curves.png here.",
+        ),
     ] = None,
+    wide: WideOption = False,
 ) -> None:
     """Retrain the best network of study NAME, its plain twin (no shortcuts) and the other block
     types for several seeds; compare each with the found one, seed by seed, and store the result
-    with the study."""
+    with the study.
+
+    Writes ablation.json and ablation-curves.png as artifacts of the study (in its artifact folder)
+    and the study attribute ressearch_ablation, once every run is done; with --out also
+    ablation.json, ablation.csv and ablation-curves.png there.
+    """
     import_tensorflow_quietly()
     quiet_optuna()
     from ressearch.results.ablation import AblationRun, AblationStart, ablate_study
@@ -87,20 +105,23 @@ def ablate(
     except KeyboardInterrupt:
         err.print("ablate: interrupted; nothing stored", markup=False)
         raise typer.Exit(1) from None
+    # At 80 columns the one-line networks go under the table, and the differences wrap before
+    # their verdict; --wide shows every column on one line.
     columns = [
         Column("variant", "variant"),
-        Column("block", lambda row: row["block"] or f"skipped: {row['skipped']}"),
-        Column("params", lambda row: f"{row['model_params']:,}" if row["model_params"] else "-"),
+        Column("block", _block, wrap=True, min_width=24, drop_order=1, note=_block_note),
+        Column("model_params", "model_params"),
         Column("mean ± std", lambda row: _plus_minus(row["mean"], row["std"])),
-        Column("Δ vs found ± std", _delta),
-        Column("p", "p_value"),
-        Column("n", "n"),
+        Column("Δ vs found ± std", _delta, wrap=True),
+        Column("p", lambda row: None if row["p_value"] is None else f"{row['p_value']:.2g}"),
+        Column("n", "n", drop_order=2),
     ]
     out.print(
         f"{result.metric} ({result.direction}) of trial {result.trial} retrained, {len(result.seeds)} seeds, "
-        f"{result.epochs} epochs; Δ = variant - found seed by seed, p of a paired t-test",
+        f"{result.epochs} epochs",
         markup=False,
     )
-    emit(result.rows(), Format.table, columns=columns)
+    out.print("Δ = variant - found, seed by seed; p of a paired t-test", markup=False)
+    print_table(result.rows(), columns, wide=wide)
     written = f" and written to {out_dir}" if out_dir else ""
     out.print(f"{result.seconds:.0f}s; stored with study {name}{written}", markup=False)

@@ -39,7 +39,10 @@ def _parse_shape(text: str | None) -> tuple[int, ...] | None:
 @app.command()
 @user_errors
 def presets(output_format: FormatOption = None, as_json: JsonOption = False) -> None:
-    """List the named architectures (parametric where the papers are)."""
+    """List the named architectures (parametric where the papers are).
+
+    Writes nothing.
+    """
     from ressearch.config.presets import get_preset, list_presets
 
     fmt = choose_format(output_format, as_json)
@@ -58,7 +61,7 @@ def presets(output_format: FormatOption = None, as_json: JsonOption = False) -> 
         )
     columns = [
         Column("example", "example"),
-        Column("family", "description"),
+        Column("family", "description", wrap=True),
         Column("block", "block_type"),
         Column("depths", lambda row: "-".join(map(str, row["depths"]))),
         Column("widths", lambda row: "/".join(map(str, row["widths"]))),
@@ -75,7 +78,10 @@ def build(
         str, typer.Argument(help="A preset name, or the path of a config JSON or an export folder.")
     ],
     input_shape: Annotated[
-        str | None, typer.Option(help="Input shape, e.g. 32,32,3 (images), 100,4 (sequences), 26 (rows).")
+        str | None,
+        typer.Option(
+            metavar="SHAPE", help="Input shape, e.g. 32,32,3 (images), 100,4 (sequences), 26 (rows)."
+        ),
     ] = None,
     outputs: Annotated[int | None, typer.Option(min=1, help="Number of outputs (classes).")] = None,
     output_format: FormatOption = None,
@@ -84,6 +90,7 @@ def build(
     """Build a network from a preset or a config file and show its shape and parameters.
 
     An exported config.json of a KerasTuner hypermodel's trial is rebuilt through its hypermodel.
+    Writes nothing (--json prints the config, to save as a file).
     """
     from ressearch.config.files import load_network
     from ressearch.config.hypermodel import HypermodelConfig

@@ -51,6 +51,7 @@ __all__ = [
     "QuietOption",
     "Workers",
     "choose_display",
+    "data_counts",
     "epoch_line",
     "finished_line",
     "requeued_line",
@@ -106,6 +107,33 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+def data_counts(data: dict[str, Any]) -> list[str]:
+    """What the data summary says was dropped, left out or imputed (metrics.json has the same).
+
+    Example:
+        >>> for count in data_counts({"rows_loaded": 1000, "rows_dropped": {"missing_target": 3},
+        ...                           "rows_used": 400, "imputed": {"age": 4, "city": 1}}):
+        ...     print(count)
+        3 rows dropped (missing target)
+        597 rows left out by max_rows
+        5 values imputed (age 4, city 1)
+    """
+    counts = [
+        f"{count:,} rows dropped ({reason.replace('_', ' ')})"
+        for reason, count in (data.get("rows_dropped") or {}).items()
+    ]
+    loaded, used = data.get("rows_loaded"), data.get("rows_used")
+    if loaded is not None and used is not None:
+        sampled_out = loaded - sum((data.get("rows_dropped") or {}).values()) - used
+        if sampled_out > 0:
+            counts.append(f"{sampled_out:,} rows left out by max_rows")
+    imputed = data.get("imputed") or {}
+    if imputed:
+        columns = ", ".join(f"{column} {count:,}" for column, count in imputed.items())
+        counts.append(f"{sum(imputed.values()):,} values imputed ({columns})")
+    return counts + list(data.get("notes") or [])
+
+
 def start_lines(start: RunStart, workers: Workers | None = None) -> list[str]:
     """What a run is about to do, in the lines a person reads before its trials."""
     verb = "created" if start.created else "resuming"
@@ -113,8 +141,13 @@ def start_lines(start: RunStart, workers: Workers | None = None) -> list[str]:
     lines = [
         f"study {start.name} ({verb}) on {start.storage}: {start.done}/{start.target} trials done, "
         f"optimising {', '.join(start.metrics)}",
-        f"data: {data.get('source')} -> {data.get('n_train')} train / {data.get('n_val')} validation rows, "
-        f"input {tuple(data.get('input_shape') or ())}, task {data.get('task')}",
+        "; ".join(
+            [
+                f"data: {data.get('source')} -> {data.get('n_train')} train / {data.get('n_val')} validation "
+                f"rows, input {tuple(data.get('input_shape') or ())}, task {data.get('task')}",
+                *data_counts(data),
+            ]
+        ),
     ]
     if start.warm_starts:
         lines.append(f"warm starts enqueued ({len(start.warm_starts)}): {', '.join(start.warm_starts)}")

@@ -12,11 +12,16 @@ __all__ = ["ArtifactsOption", "StorageOption", "StudyName"]
 StorageOption = Annotated[
     str | None,
     typer.Option(
-        "--storage", help="Database URL (default: $RESSEARCH_STORAGE, else sqlite:///ressearch.db)."
+        "--storage",
+        metavar="URL",
+        help="Database URL (default: $RESSEARCH_STORAGE, else sqlite:///ressearch.db).",
     ),
 ]
 StudyName = Annotated[str, typer.Argument(help="Study name.")]
 ArtifactsOption = Annotated[
     Path | None,
-    typer.Option(help="Folder of trained models (default: beside the SQLite file, or $RESSEARCH_ARTIFACTS)."),
+    typer.Option(
+        metavar="DIR",
+        help="Folder of trained models (default: beside the SQLite file, or $RESSEARCH_ARTIFACTS).",
+    ),
 ]

@@ -17,14 +17,24 @@ from ressearch.runtime import quiet_optuna
 @user_errors
 def report(
     name: StudyName,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write (must be new or empty).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder to write (must be new or empty).")
+    ],
     storage: StorageOption = None,
     top: Annotated[
-        int, typer.Option("--top", min=1, help="How many of the best trials the table and curves show.")
+        int,
+        typer.Option(
+            "--top", min=1, metavar="K", help="How many of the best trials the table and curves show."
+        ),
     ] = 5,
     force: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
 ) -> None:
-    """Write a report of study NAME: index.html (plots embedded, opens offline) and the PNG plots."""
+    """Write a report of study NAME: index.html (plots embedded, opens offline) and the PNG plots.
+
+    Writes into --out only: index.html, optimization_history.png, learning_curves.png,
+    param_importances.png, parallel_coordinate.png, intermediate_values.png (pareto_front.png
+    for several objectives). Reads the storage; creates nothing there.
+    """
     from ressearch.results.report import write_report
 
     quiet_optuna()

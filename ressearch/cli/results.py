@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ressearch.cli.app import app
+from ressearch.cli.display import duration
 from ressearch.cli.options import ArtifactsOption, StorageOption, StudyName
 from ressearch.cli.output import (
     Column,
     Format,
     FormatOption,
     JsonOption,
+    WideOption,
+    cell,
     choose_format,
     emit,
     err,
@@ -29,29 +32,57 @@ from ressearch.runtime import import_tensorflow_quietly, quiet_optuna
 @app.command()
 @user_errors
 def studies(
-    storage: StorageOption = None, output_format: FormatOption = None, as_json: JsonOption = False
+    storage: StorageOption = None,
+    output_format: FormatOption = None,
+    as_json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
-    """List the studies in the storage."""
+    """List the studies in the storage.
+
+    Writes nothing (a storage that does not exist is not created).
+    """
     from ressearch.results.query import list_studies
     from ressearch.storage.urls import open_storage
 
     fmt = choose_format(output_format, as_json)
     quiet_optuna()
     rows = list_studies(open_storage(storage, heartbeat=False, read_only=True))
+    # The name is typed next (`ressearch trials NAME`): never cut; counts give way, least read first.
     columns = [
         Column("name", "name"),
-        Column("metrics", lambda row: row["metrics"] or row["directions"]),
+        Column("metrics", lambda row: row["metrics"] or row["directions"], wrap=True, min_width=12),
         # Counted trials of n_trials, as `run` tells them; "not counted": interrupted, retried, surplus.
         Column(
             "trials",
             lambda row: row["trials"] if row["target"] is None else f"{row['trials']}/{row['target']}",
         ),
-        *(Column(key, key) for key in ("complete", "pruned", "failed")),
-        Column("not counted", "not_counted"),
-        Column("running", "running"),
+        Column("complete", "complete", drop_order=5),
+        Column("pruned", "pruned", drop_order=3),
+        Column("failed", "failed", drop_order=4),
+        Column("not counted", "not_counted", drop_order=6),
+        Column("running", "running", drop_order=2),
         Column("best", "best_value"),
+        Column("started", "started", drop_order=1),
     ]
-    emit(rows, fmt, columns=columns)
+    emit(rows, fmt, columns=columns, wide=wide)
+
+
+def _of_target(row: dict[str, Any]) -> str:
+    """``8/8``: counted trials of ``n_trials``; the counted alone for a study without a target."""
+    return f"{row['trials']}" if row["target"] is None else f"{row['trials']}/{row['target']}"
+
+
+def _sampled(row: dict[str, Any]) -> str:
+    """A trial's sampled params in one cell: ``block_type=preact width=8 learning_rate=0.007231``."""
+    return " ".join(f"{key[6:]}={cell(value)}" for key, value in row.items() if key.startswith("param_"))
+
+
+def _failure(row: dict[str, Any]) -> str | None:
+    return f"trial {row['number']} failed: {row['fail_reason']}" if row.get("fail_reason") else None
+
+
+def _seconds(row: dict[str, Any]) -> str | None:
+    return None if row.get("duration_s") is None else duration(row["duration_s"])
 
 
 @app.command()
@@ -61,22 +92,56 @@ def trials(
     storage: StorageOption = None,
     output_format: FormatOption = None,
     as_json: JsonOption = False,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            metavar="value|number|duration",
+            help="Rank the trials: value (complete ones best first, then pruned), number, or "
+            "duration (longest first). The table then shows the sampled params.",
+            show_default=False,
+        ),
+    ] = None,
+    top: Annotated[
+        int | None, typer.Option(min=1, metavar="K", help="Only the first K (ranked by value unless --sort).")
+    ] = None,
+    wide: WideOption = False,
 ) -> None:
-    """Show every trial of study NAME (csv and json add the sampled parameters)."""
-    from ressearch.results.query import trials_frame
+    """Show every trial of study NAME: state, value, parameter count, epochs, duration, why it
+    failed, the sampled params.
+
+    Writes nothing.
+    """
+    from ressearch.results.query import metric_names, rank_trials, trial_table
     from ressearch.storage.studies import load_study
 
     fmt = choose_format(output_format, as_json)
-    frame = trials_frame(load_study(name, storage))
-    rows = [{str(key): value for key, value in row.items()} for row in frame.to_dict(orient="records")]
-    # The sampled parameters make the table too wide for a terminal: csv and json have them.
-    hidden = ["fail_reason", "duration_s"]
-    if not any(row.get("warm_start") for row in rows):
-        hidden.append("warm_start")  # a column only where some trial was warm-started
-    columns = [Column(str(key), str(key)) for key in frame.columns if not str(key).startswith("param_")]
-    emit(rows, fmt, columns=[column for column in columns if column.header not in hidden])
-    if fmt is Format.table:
-        out.print("sampled parameters: --format csv or --format json", markup=False)
+    study = load_study(name, storage)
+    rows = trial_table(study)
+    metrics = metric_names(study)
+    ranked = sort is not None or top is not None
+    if ranked:
+        direction = study.directions[0].name.lower()
+        rows = rank_trials(rows, by=sort or "value", metric=metrics[0], direction=direction, top=top)
+    # The table gives way to a narrow terminal: first the params (last in a ranked view, which is
+    # for them, where the rank goes before: the order shows it), then the fail reasons (printed
+    # under the table instead), epochs, duration and the warm start. CSV and JSON have every column.
+    columns = [
+        *([Column("rank", "rank", grouped=False, drop_order=5)] if ranked else []),
+        Column("number", "number", grouped=False),
+        Column("state", "state"),
+        *(Column(metric, metric) for metric in metrics),
+        Column("model_params", "model_params"),
+        Column("epochs", "epochs", drop_order=2),
+        Column("duration", _seconds, drop_order=3),
+        *([Column("warm_start", "warm_start", drop_order=4)] if any(r["warm_start"] for r in rows) else []),
+        *(
+            [Column("reason", "fail_reason", wrap=True, min_width=20, drop_order=1, note=_failure)]
+            if any(row.get("fail_reason") for row in rows)
+            else []
+        ),
+        Column("params", _sampled, wrap=True, drop_order=6 if ranked else 0),
+    ]
+    emit(rows, fmt, columns=columns, wide=wide)
 
 
 @app.command()
@@ -87,7 +152,10 @@ def best(
     output_format: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the best trial of study NAME (the Pareto set for several objectives)."""
+    """Show the best trial of study NAME (the Pareto set for several objectives).
+
+    Writes nothing.
+    """
     from ressearch.results.query import best_trials, describe_trial, study_counts
     from ressearch.storage.studies import load_study
 
@@ -104,16 +172,7 @@ def best(
         values = item.get("values") or [item.get("value")]
         names = item.get("metrics") or [item.get("metric")]
         scores = ", ".join(f"{metric} {value:.4g}" for metric, value in zip(names, values, strict=False))
-        architecture = item["architecture"] or {}
-        if item.get("hypermodel") is not None:
-            from ressearch.config.hypermodel import HypermodelConfig
-
-            network = HypermodelConfig.from_dict(item["hypermodel"]).describe()
-        else:
-            network = (
-                f"{architecture.get('block_type')} blocks, depths {architecture.get('depths')}, "
-                f"widths {architecture.get('widths')}"
-            )
+        network = item["network"] or "no network recorded"
         out.print(
             f"trial {item['number']}: {scores}; {network}, {item['model_params'] or 0:,} parameters",
             markup=False,
@@ -125,7 +184,9 @@ def best(
 @user_errors
 def export(
     name: StudyName,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write (must be new or empty).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder to write (must be new or empty).")
+    ],
     storage: StorageOption = None,
     artifacts: ArtifactsOption = None,
     force: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
@@ -134,11 +195,17 @@ def export(
         typer.Option(
             "--format",
             "-f",
+            metavar="keras,savedmodel",
             help="Model files, comma-separated: keras (model.keras) and/or savedmodel (TensorFlow).",
         ),
     ] = "keras",
 ) -> None:
-    """Export the best model of study NAME: config.json, model.keras, metrics.json, trials.csv."""
+    """Export the best model of study NAME into a new folder, atomically.
+
+    Writes into --out only: config.json, model.keras (--format keras) and/or savedmodel/
+    (--format savedmodel), metrics.json, preprocessing.json, trials.csv; several objectives: one
+    trial-N/ folder each and pareto.json.
+    """
     from ressearch.results.export import export_study, parse_formats
 
     formats = parse_formats(model_formats)
@@ -173,11 +240,14 @@ def _check_port_free(host: str, port: int) -> None:
 @user_errors
 def dashboard(
     storage: StorageOption = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, metavar="PORT", help="Port to listen on.")] = 8080,
     artifacts: ArtifactsOption = None,
 ) -> None:
-    """Serve optuna-dashboard on the same storage, with the trained models as artifacts."""
+    """Serve optuna-dashboard on the same storage, with the trained models as artifacts.
+
+    Writes only what is changed in the dashboard (notes, a trial's state) to the storage.
+    """
     from optuna_dashboard import run_server
 
     from ressearch.redact import redact
@@ -203,11 +273,14 @@ def predict(
         ),
     ],
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="CSV file to write (default: stdout).")
+        Path | None, typer.Option("--out", metavar="FILE", help="CSV file to write (default: stdout).")
     ] = None,
     proba: Annotated[bool, typer.Option("--proba", help="Add a probability column per class.")] = False,
 ) -> None:
-    """Score INPUT with an exported model: a CSV of row, prediction (and probabilities)."""
+    """Score INPUT with an exported model: a CSV of row, prediction (and probabilities).
+
+    Writes that CSV to --out (default: stdout); nothing else.
+    """
     import_tensorflow_quietly()
     from ressearch.results.predictions import Predictor, read_input
 

@@ -17,14 +17,19 @@ from ressearch.errors import ConfigError
 @user_errors
 def storage_proxy(
     storage: StorageOption = None,
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 13000,
+    host: Annotated[
+        str, typer.Option(metavar="HOST", help="Address to listen on (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, metavar="PORT", help="Port to listen on.")] = 13000,
     threads: Annotated[
         int, typer.Option(min=1, max=256, help="Requests served at once: the database connections held.")
     ] = 8,
 ) -> None:
     """Serve Optuna's gRPC storage proxy: workers given `--storage grpc://HOST:PORT` share its few
-    database connections instead of holding their own."""
+    database connections instead of holding their own.
+
+    Writes what its clients write, to the storage behind it (nothing of its own).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     import optuna

@@ -29,7 +29,9 @@ def _finish(display: Display, summary: Any) -> None:
 NTrialsOption = Annotated[
     int | None, typer.Option("--n-trials", min=1, help="The total number of trials the study should reach.")
 ]
-TimeoutOption = Annotated[float | None, typer.Option(min=1, help="Stop starting trials after S seconds.")]
+TimeoutOption = Annotated[
+    float | None, typer.Option(min=1, metavar="S", help="Stop starting trials after S seconds.")
+]
 
 
 @app.command()
@@ -45,7 +47,10 @@ def run(
     ] = None,
     gpus: Annotated[
         str | None,
-        typer.Option(help="GPUs for the workers: all, or indices like 0,1 (one per worker, round robin)."),
+        typer.Option(
+            metavar="GPUS",
+            help="GPUs for the workers: all, or indices like 0,1 (one per worker, round robin).",
+        ),
     ] = None,
     trials_per_gpu: Annotated[int, typer.Option(min=1, help="Workers sharing one GPU.")] = 1,
     recycle_after: Annotated[
@@ -63,7 +68,13 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Create a study from STUDY_FILE, or resume it, and run it to its total of trials."""
+    """Create a study from STUDY_FILE, or resume it, and run it to its total of trials.
+
+    Writes the study and its trials to the storage (default ./ressearch.db, created if missing),
+    each trained model and per-epoch checkpoint to the artifact folder (default
+    ressearch.db.artifacts/ beside the SQLite file, ./ressearch-artifacts/ for PostgreSQL), and with
+    --workers each worker's log to ARTIFACTS/workers/STUDY/. The summary goes to stdout.
+    """
     from ressearch.config.files import load_study_file
     from ressearch.config.warmstart import parse_warm_start
 
@@ -76,7 +87,7 @@ def run(
         from ressearch.workers import plan_workers
 
         plans = plan_workers(workers, gpus, trials_per_gpu)  # a bad flag fails before any work
-    if _nothing_left(definition, storage, n_trials, display):
+    if _nothing_left(definition, storage, artifacts, n_trials, display):
         return
     if plans is not None:
         _run_workers(
@@ -101,13 +112,18 @@ def worker(
         int | None, typer.Option(min=1, help="Exit (code 3) after N trials, for a fresh process to go on.")
     ] = None,
     max_rss_mb: Annotated[
-        float | None, typer.Option(min=1, help="Exit (code 3) after a trial that leaves RSS above MB.")
+        float | None,
+        typer.Option(min=1, metavar="MB", help="Exit (code 3) after a trial that leaves RSS above MB."),
     ] = None,
     quiet: QuietOption = False,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Join the study of STUDY_FILE (from any machine that reaches its storage) and run trials
-    until it reaches its total."""
+    until it reaches its total.
+
+    Writes trials to the storage (the study is created if missing) and trained models and
+    per-epoch checkpoints to the artifact folder, which workers on several machines must share.
+    """
     import os
 
     from ressearch.config.files import load_study_file
@@ -118,7 +134,7 @@ def worker(
     definition = load_study_file(study_file)
     if index is None and os.environ.get(WORKER_INDEX_ENV, "").isdigit():
         index = int(os.environ[WORKER_INDEX_ENV])
-    if _nothing_left(definition, storage, n_trials, display):
+    if _nothing_left(definition, storage, artifacts, n_trials, display):
         return
     if index is None:  # no index given: a seed stream of this process's own
         import socket
@@ -139,13 +155,15 @@ def worker(
     )
 
 
-def _nothing_left(definition: Any, storage: str | None, n_trials: int | None, display: Display) -> bool:
+def _nothing_left(
+    definition: Any, storage: str | None, artifacts: Path | None, n_trials: int | None, display: Display
+) -> bool:
     """Whether the study already has its total; then it says so in one line. Reads the storage
     only: no data, no TensorFlow (see ``ressearch.search.resume.finished_study``)."""
     from ressearch.search.resume import finished_study
 
     quiet_optuna()
-    finished = finished_study(definition.with_overrides(n_trials=n_trials), storage)
+    finished = finished_study(definition.with_overrides(n_trials=n_trials), storage, artifacts)
     if finished is None:
         return False
     from ressearch.redact import redact

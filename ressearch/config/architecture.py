@@ -15,11 +15,13 @@ from pydantic import AfterValidator, Field, model_validator
 from ressearch.config.base import SCHEMA_VERSION, FrozenConfig, PositiveInt, Rate, Search
 from ressearch.config.blocks import BLOCKS, BlockFamily, block_names, get_block
 
-__all__ = ["ACTIVATIONS", "BLOCK_TYPES", "ArchitectureConfig"]
+__all__ = ["ACTIVATIONS", "BLOCK_TYPES", "NUMERIC_EMBEDDINGS", "ArchitectureConfig"]
 
 Activation = Literal["relu", "gelu", "swish", "elu", "selu", "leaky_relu"]
 ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "swish", "elu", "selu", "leaky_relu")
 BLOCK_TYPES: tuple[str, ...] = ("basic", "preact", "bottleneck", "plain")  # the built-in families
+NumericEmbedding = Literal["none", "periodic", "plr", "piecewise_linear"]
+NUMERIC_EMBEDDINGS: tuple[str, ...] = ("none", "periodic", "plr", "piecewise_linear")
 
 
 def _registered(name: str) -> str:
@@ -33,6 +35,12 @@ def _registered(name: str) -> str:
 BlockType = Annotated[str, AfterValidator(_registered)]
 CONV_ONLY = Search(ranks=(2, 3))
 FROM_DATA = Search(sampled=False, reason="set from the data")
+EmbeddingSize = Annotated[int, Field(ge=1, le=1024)]
+
+
+def _embedding_key(*embeddings: str) -> Search:
+    """A size of the numeric embeddings: dense inputs only, sampled only for ``embeddings``."""
+    return Search(ranks=(1,), when=("numeric_embedding", embeddings))
 
 
 class ArchitectureConfig(FrozenConfig):
@@ -63,6 +71,9 @@ class ArchitectureConfig(FrozenConfig):
     # standardised target and a final layer maps it back, so predictions are in original units.
     output_mean: Annotated[float, FROM_DATA] = 0.0
     output_std: Annotated[float, Field(gt=0.0), FROM_DATA] = 1.0
+    # Dense inputs: the positions of the continuous columns (a CSV's numeric columns, not its
+    # one-hot categories), the only ones a numeric embedding embeds. None: every column.
+    continuous_features: Annotated[tuple[Annotated[int, Field(ge=0)], ...] | None, FROM_DATA] = None
 
     # Stages: one entry each. A stage after the first halves the resolution (conv inputs).
     depths: Annotated[
@@ -117,6 +128,19 @@ class ArchitectureConfig(FrozenConfig):
     ] = ()
     head_dropout: Rate = 0.0
 
+    # Dense inputs: how each continuous column enters the net (Gorishniy et al. 2022, "On
+    # Embeddings for Numerical Features in Tabular Deep Learning"). periodic: cos and sin of
+    # embedding_frequencies trainable frequencies, initialised N(0, embedding_sigma); plr: those
+    # followed by a linear layer of embedding_dim units (per column; shared with embedding_lite)
+    # and ReLU; piecewise_linear: an encoding over embedding_bins bins whose edges are quantiles of
+    # the training rows, mapped to embedding_dim units. Too large an embedding_sigma ruins training.
+    numeric_embedding: Annotated[NumericEmbedding, Search(ranks=(1,))] = "none"
+    embedding_dim: Annotated[EmbeddingSize, _embedding_key("plr", "piecewise_linear")] = 24
+    embedding_frequencies: Annotated[EmbeddingSize, _embedding_key("periodic", "plr")] = 48
+    embedding_sigma: Annotated[float, Field(gt=0.0, le=100.0), _embedding_key("periodic", "plr")] = 0.01
+    embedding_lite: Annotated[bool, _embedding_key("plr")] = False
+    embedding_bins: Annotated[int, Field(ge=2, le=1024), _embedding_key("piecewise_linear")] = 48
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if len(self.depths) != len(self.widths):
@@ -154,7 +178,31 @@ class ArchitectureConfig(FrozenConfig):
             )
         if self.rank == 1 and self.dropblock_rate > 0:
             raise ValueError("dropblock_rate applies to conv inputs (rank 2 or 3), not to dense inputs")
+        self._check_embedding()
         return self
+
+    def _check_embedding(self) -> None:
+        columns = self.continuous_features
+        if self.rank != 1 and (self.numeric_embedding != "none" or columns is not None):
+            what = "continuous_features" if columns is not None else "numeric_embedding"
+            raise ValueError(
+                f"{what} applies to dense inputs (rank 1), and input_shape {list(self.input_shape)} "
+                f"has rank {self.rank}"
+            )
+        if columns is None:
+            return
+        if any(index >= self.input_shape[0] for index in columns):
+            raise ValueError(
+                f"continuous_features are column positions below the input's {self.input_shape[0]} "
+                f"columns, got {list(columns)}"
+            )
+        if list(columns) != sorted(set(columns)):
+            raise ValueError(f"continuous_features must increase without repeats, got {list(columns)}")
+        if not columns and self.numeric_embedding != "none":
+            raise ValueError(
+                f"numeric_embedding {self.numeric_embedding!r} embeds continuous columns and this "
+                "input has none (continuous_features is empty): use numeric_embedding 'none'"
+            )
 
     @property
     def family(self) -> BlockFamily:
@@ -186,6 +234,15 @@ class ArchitectureConfig(FrozenConfig):
         return self.head == "regression" and (self.output_mean, self.output_std) != (0.0, 1.0)
 
     @property
+    def embedded_columns(self) -> tuple[int, ...]:
+        """The input columns a numeric embedding embeds (none without an embedding)."""
+        if self.numeric_embedding == "none":
+            return ()
+        if self.continuous_features is None:
+            return tuple(range(self.input_shape[0]))
+        return self.continuous_features
+
+    @property
     def first_width(self) -> int:
         return self.stem_width if self.stem_width is not None else self.widths[0]
 
@@ -200,6 +257,9 @@ class ArchitectureConfig(FrozenConfig):
             >>> ArchitectureConfig(input_shape=(30,), outputs=1, depths=(3, 1), widths=(64, 64),
             ...                    block_type="bottleneck", expansion=0.5, head_units=(128,)).describe()
             'bottleneck dense, 3+1 blocks, widths 64-64, skip 2, expansion 0.5, head 128'
+            >>> ArchitectureConfig(input_shape=(30,), outputs=1, depths=(2,), widths=(64,),
+            ...                    numeric_embedding="plr", embedding_lite=True).describe()
+            'basic dense, 1x2 blocks, widths 64, skip 2, embedding plr lite 48 frequencies sigma 0.01 -> 24'
         """
         kind = {1: "dense", 2: "conv1d", 3: "conv2d"}[self.rank]
         if len(set(self.depths)) == 1:
@@ -214,6 +274,8 @@ class ArchitectureConfig(FrozenConfig):
         ]
         if "expansion" in self.family.uses:
             parts.append(f"expansion {self.expansion:g}")
+        if self.numeric_embedding != "none":
+            parts.append(f"embedding {self._embedding_sizes()}")
         optional = (
             ("RoR", self.ror_levels),
             ("dropout", self.dropout),
@@ -224,3 +286,12 @@ class ArchitectureConfig(FrozenConfig):
         if self.head_units:
             parts.append(f"head {'-'.join(map(str, self.head_units))}")
         return ", ".join(parts)
+
+    def _embedding_sizes(self) -> str:
+        if self.numeric_embedding == "piecewise_linear":
+            return f"piecewise_linear {self.embedding_bins} bins -> {self.embedding_dim}"
+        periodic = f"{self.embedding_frequencies} frequencies sigma {self.embedding_sigma:g}"
+        if self.numeric_embedding == "periodic":
+            return f"periodic {periodic}"
+        lite = " lite" if self.embedding_lite else ""
+        return f"plr{lite} {periodic} -> {self.embedding_dim}"

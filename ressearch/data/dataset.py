@@ -77,6 +77,23 @@ class Dataset:
         return self.num_classes
 
     @property
+    def continuous_features(self) -> tuple[int, ...] | None:
+        """Positions of the continuous input columns of tabular rows: a CSV's numeric columns,
+        not the one-hot columns of its categories. None where every column is continuous (or the
+        input is not a row of columns)."""
+        if self.preprocessing.get("kind") != "csv":
+            return None
+        positions: list[int] = []
+        position = 0
+        for spec in self.preprocessing["columns"]:  # in the order apply_csv lays them out
+            if spec["type"] == "numeric":
+                positions.append(position)
+                position += 1
+            else:
+                position += len(spec["categories"])
+        return tuple(positions)
+
+    @property
     def target_scale(self) -> tuple[float, float] | None:
         """A regression target's training mean and standard deviation; None for classification.
 

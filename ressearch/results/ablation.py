@@ -451,21 +451,23 @@ def _plan(
     if epochs is not None and epochs < 1:
         raise ConfigError(f"--epochs must be at least 1, got {epochs}")
     study = load_study(name, storage)
-    meta = StudyMeta.from_study(study)
+    folder = Path(artifacts).resolve() if artifacts else None
+    meta = StudyMeta.from_study(study, artifacts=folder)
     if meta is None:
         raise ConfigError(f"study {name!r} was not created by ressearch: it has no stored networks to ablate")
     definition = meta.study_definition()
     chosen = _chosen_trial(study, trial)
     record = TrialRecord.from_trial(chosen)
-    if record.hypermodel is not None:
+    stored = record.config(folder or meta.artifacts)
+    if stored is not None and stored.hypermodel is not None:
         raise ConfigError(
             f"trial {chosen.number} of {name!r} is a KerasTuner hypermodel's network: ablate retrains "
             "ressearch architectures with their block types swapped, which a hypermodel does not have"
         )
-    if record.architecture is None or record.train is None:
+    if stored is None or stored.architecture is None or stored.train is None:
         raise ConfigError(f"trial {chosen.number} of {name!r} has no stored architecture to retrain")
-    found = ArchitectureConfig.from_dict(record.architecture)
-    train = TrainConfig.from_dict(record.train)
+    found = ArchitectureConfig.from_dict(stored.architecture)
+    train = TrainConfig.from_dict(stored.train)
     if epochs is not None:
         try:
             train = train.replace(epochs=epochs)
@@ -647,10 +649,10 @@ def store_ablation(
 def _artifact_folder(study: optuna.Study, artifacts: str | Path | None) -> Path:
     if artifacts:
         return Path(artifacts).resolve()
-    meta = StudyMeta.from_study(study)
-    if meta is None:
+    folder = StudyMeta.folder_of(study)
+    if folder is None:
         raise ConfigError(f"study {study.study_name!r} was not created by ressearch")
-    return Path(meta.artifacts)
+    return folder
 
 
 def load_ablation(study: optuna.Study, *, artifacts: str | Path | None = None) -> AblationResult | None:

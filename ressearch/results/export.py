@@ -25,13 +25,12 @@ from optuna.trial import FrozenTrial
 from ressearch.errors import ConfigError
 from ressearch.results.folders import check_out_folder, staged_folder
 from ressearch.results.query import best_trials, describe_trial, trials_frame
-from ressearch.search.record import StudyMeta, TrialRecord
+from ressearch.search.record import CONFIG_SCHEMA_VERSION, StudyMeta, TrialRecord
 from ressearch.storage.artifacts import download_model
 from ressearch.storage.studies import load_study
 
 __all__ = ["CONFIG_SCHEMA_VERSION", "EXPORT_FORMATS", "ExportResult", "export_study", "parse_formats"]
 
-CONFIG_SCHEMA_VERSION = 1
 EXPORT_FORMATS: tuple[str, ...] = ("keras", "savedmodel")
 
 
@@ -87,28 +86,20 @@ def _export_trial(
     artifacts: Path,
     formats: Sequence[str],
 ) -> None:
-    described = describe_trial(study, trial)
+    described = describe_trial(study, trial, artifacts=artifacts)
     record = TrialRecord.from_trial(trial)
-    if not record.model_artifact or (record.architecture is None and record.hypermodel is None):
+    config = record.config(artifacts)
+    if (
+        not record.model_artifact
+        or config is None
+        or (config.architecture is None and config.hypermodel is None)
+    ):
         raise ConfigError(f"trial {trial.number} of {study.study_name!r} has no stored model to export")
     folder.mkdir(parents=True, exist_ok=True)
     _write_models(artifacts, record.model_artifact, folder, trial_number=trial.number, formats=formats)
-    # The network: an architecture config, or the hypermodel that rebuilds it from its values.
-    network = (
-        {"architecture": described["architecture"]}
-        if record.hypermodel is None
-        else {"hypermodel": described["hypermodel"]}
-    )
-    _write_json(
-        folder / "config.json",
-        {
-            "schema_version": CONFIG_SCHEMA_VERSION,
-            "study": study.study_name,
-            "trial": trial.number,
-            **network,
-            "train": described["train"],
-        },
-    )
+    # The network (an architecture config, or the hypermodel that rebuilds it from its values)
+    # and its training: the trial's own config.json.
+    _write_json(folder / "config.json", config.to_json(study=study.study_name, trial=trial.number))
     definition = meta.definition
     _write_json(
         folder / "metrics.json",
@@ -124,7 +115,7 @@ def _export_trial(
             "epochs": described["epochs"],
             "train_seconds": described["train_seconds"],
             "seed": described["seed"],
-            "curve": record.curve,
+            "curve": record.measurements(artifacts).curve or None,
             "params": described["params"],
             "data": definition.get("data"),
             "data_summary": meta.data,
@@ -159,7 +150,7 @@ def export_study(
     chosen = parse_formats(formats)
     study = load_study(name, storage)
     target = check_out_folder(out, force=force)
-    meta = StudyMeta.from_study(study)
+    meta = StudyMeta.from_study(study, artifacts=Path(artifacts).resolve() if artifacts else None)
     if meta is None:
         raise ConfigError(f"study {name!r} was not created by ressearch: it has no stored models to export")
     trials = best_trials(study)
@@ -175,7 +166,10 @@ def export_study(
         if multi:
             _write_json(
                 staging / "pareto.json",
-                [describe_trial(study, trial) | {"folder": f"trial-{trial.number}"} for trial in trials],
+                [
+                    describe_trial(study, trial, artifacts=folder) | {"folder": f"trial-{trial.number}"}
+                    for trial in trials
+                ],
             )
     return ExportResult(
         out=target, trials=[trial.number for trial in trials], folders=[target / f for f in folders]

@@ -6,6 +6,7 @@ Reads trials through :class:`~ressearch.search.record.TrialRecord`; writes nothi
 from __future__ import annotations
 
 from contextlib import suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -14,14 +15,24 @@ from optuna.trial import FrozenTrial
 
 from ressearch.errors import ConfigError
 from ressearch.search.counting import TrialCounts, count_stored, study_target
-from ressearch.search.record import StudyMeta, TrialRecord
+from ressearch.search.record import StudyMeta, TrialConfig, TrialRecord
 from ressearch.storage.tables import first_start, trial_rows
 from ressearch.storage.urls import open_storage
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["best_trials", "describe_trial", "list_studies", "metric_names", "study_counts", "trials_frame"]
+__all__ = [
+    "SORT_KEYS",
+    "best_trials",
+    "describe_trial",
+    "list_studies",
+    "metric_names",
+    "rank_trials",
+    "study_counts",
+    "trial_table",
+    "trials_frame",
+]
 
 
 def list_studies(storage: str | optuna.storages.BaseStorage) -> list[dict[str, Any]]:
@@ -61,7 +72,7 @@ def list_studies(storage: str | optuna.storages.BaseStorage) -> list[dict[str, A
                 "waiting": counts.waiting,
                 "best_value": best_value,
                 "started": started.isoformat(timespec="seconds") if started else None,
-                "ressearch": StudyMeta.from_attrs(frozen.user_attrs, frozen.study_name) is not None,
+                "ressearch": StudyMeta.marks(frozen.user_attrs),
             }
         )
     return rows
@@ -85,10 +96,13 @@ def metric_names(study: optuna.Study) -> list[str]:
 _TABLE_ATTRS = TrialRecord.keys("model_params", "epochs", "train_seconds", "fail_reason", "warm_start")
 
 
-def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: number, state, objective values by metric, size, time, sampled params."""
-    import pandas as pd  # only the tables need it: `best` and `studies` start faster without
+def trial_table(study: optuna.Study) -> list[dict[str, Any]]:
+    """One plain dict per trial, by number: number, state, objective values by metric, size,
+    epochs, times, fail reason, warm start, and the sampled params as ``param_NAME``.
 
+    Counts are ints (None where a trial has none: a failed trial that never built), so a CSV or
+    JSON of these rows writes ``48935``, not ``48935.0``.
+    """
     metrics = metric_names(study)
     rows = []
     for trial in trial_rows(study._storage, study._study_id, user_attrs=_TABLE_ATTRS):
@@ -106,7 +120,61 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
         for name, value in trial.params.items():
             row[f"param_{name}"] = value
         rows.append(row)
-    return pd.DataFrame(rows)
+    return rows
+
+
+# The integer columns of a trial table: pandas would make them floats (7612.0) once one is missing.
+_INTEGER_COLUMNS = ("number", "model_params", "epochs")
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """:func:`trial_table` as a DataFrame; counts stay integers (pandas' nullable ``Int64``)."""
+    import pandas as pd  # only the tables need it: `best` and `studies` start faster without
+
+    frame = pd.DataFrame(trial_table(study))
+    for column in _INTEGER_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+SORT_KEYS = ("value", "number", "duration")
+
+
+def rank_trials(
+    rows: list[dict[str, Any]], *, by: str, metric: str, direction: str, top: int | None = None
+) -> list[dict[str, Any]]:
+    """``rows`` of :func:`trial_table` ranked, best first, with a ``rank`` (1, 2, ...) each.
+
+    ``by`` is ``value`` (complete trials by ``metric`` in its ``direction``, then pruned ones by
+    the value they were pruned at, then the rest by number), ``number`` or ``duration`` (longest
+    first, unfinished last). ``top`` keeps the first K.
+
+    Example:
+        >>> rows = [{"number": 0, "state": "COMPLETE", "loss": 0.5, "duration_s": 3.0},
+        ...         {"number": 1, "state": "FAIL", "loss": None, "duration_s": 0.1},
+        ...         {"number": 2, "state": "COMPLETE", "loss": 0.2, "duration_s": 9.0}]
+        >>> [row["number"] for row in rank_trials(rows, by="value", metric="loss", direction="minimize")]
+        [2, 0, 1]
+    """
+    if by not in SORT_KEYS:
+        raise ConfigError(f"--sort: expected one of {', '.join(SORT_KEYS)}, got {by!r}")
+    sign = -1.0 if direction == "maximize" else 1.0
+
+    def value_key(row: dict[str, Any]) -> tuple[int, float, int]:
+        value = row.get(metric)
+        group = {"COMPLETE": 0, "PRUNED": 1}.get(row["state"], 2)
+        if value is None or value != value:  # no value, or NaN
+            return (3, 0.0, row["number"])
+        return (group, sign * value, row["number"]) if group < 2 else (group, 0.0, row["number"])
+
+    def duration_key(row: dict[str, Any]) -> tuple[int, float, int]:
+        seconds = row.get("duration_s")
+        return (1, 0.0, row["number"]) if seconds is None else (0, -seconds, row["number"])
+
+    keys = {"value": value_key, "duration": duration_key, "number": lambda row: row["number"]}
+    ranked = sorted(rows, key=keys[by])[:top]
+    return [{"rank": index, **row} for index, row in enumerate(ranked, start=1)]
 
 
 def best_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -126,14 +194,25 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
         raise ConfigError(f"study {study.study_name!r} has no complete trial yet: run it first") from None
 
 
-def describe_trial(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
-    """A JSON-safe description: number, value(s), sampled params, architecture, training, metrics.
+def describe_trial(
+    study: optuna.Study, trial: FrozenTrial, *, artifacts: str | Path | None = None
+) -> dict[str, Any]:
+    """A JSON-safe description: number, value(s), sampled params, network in one line,
+    architecture, training, metrics.
 
     A trial of a KerasTuner hypermodel has no architecture (None) and a ``hypermodel`` instead:
     the reference, arguments, data shape and hyperparameter values that rebuild its network.
+    The configs and metrics are read from the trial's config.json and metrics.json in the
+    artifact folder ``artifacts`` (by default the one the study's metadata names).
+
+    Raises:
+        StorageError: those files are not in that folder.
     """
     metrics = metric_names(study)
     record = TrialRecord.from_trial(trial)
+    folder = artifacts if artifacts is not None else StudyMeta.folder_of(study)
+    config = record.config(folder) or TrialConfig()
+    measured = record.measurements(folder)
     described: dict[str, Any] = {"study": study.study_name, "number": trial.number}
     if len(study.directions) == 1:
         described["metric"] = metrics[0]
@@ -144,16 +223,17 @@ def describe_trial(study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
     described.update(
         {
             "params": trial.params,
-            "architecture": record.architecture,
-            "train": record.train,
+            "network": record.describe_network(),
+            "architecture": config.architecture,
+            "train": config.train,
             "model_params": record.model_params,
-            "measured": record.metrics,
+            "measured": measured.metrics or record.metrics,
             "epochs": record.epochs,
             "train_seconds": record.train_seconds,
             "seed": record.seed,
             "warm_start": record.warm_start,
         }
     )
-    if record.hypermodel is not None:
-        described["hypermodel"] = record.hypermodel
+    if config.hypermodel is not None:
+        described["hypermodel"] = config.hypermodel
     return described

@@ -36,7 +36,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from ressearch._version import __version__
-from ressearch.errors import ConfigError
+from ressearch.errors import ConfigError, StorageError
 from ressearch.redact import redact
 from ressearch.results.folders import check_out_folder, staged_folder
 from ressearch.results.query import metric_names
@@ -446,7 +446,8 @@ def _curve_panels(curves: Sequence[dict[str, list[float]]]) -> list[str]:
 def curves_section(context: ReportContext) -> Section:
     """Training and validation curves of the best trials, one panel per metric (drawn here)."""
     title = "Learning curves"
-    ranked = [(trial, TrialRecord.from_trial(trial).curve or {}) for trial in context.top]
+    folder = Path(context.meta.artifacts) if context.meta else None
+    ranked = [(trial, _curve(TrialRecord.from_trial(trial), folder)) for trial in context.top]
     ranked = [(trial, curve) for trial, curve in ranked if curve]
     panels = _curve_panels([curve for _, curve in ranked])
     if not panels:
@@ -458,6 +459,15 @@ def curves_section(context: ReportContext) -> Section:
         "in their ranking's colours.</p>"
     )
     return Section("curves", title, body=body, plots=(plot,))
+
+
+def _curve(record: TrialRecord, folder: Path | None) -> dict[str, list[float]]:
+    """The trial's learning curve from its metrics.json; none where it is not to be found (the
+    section says so rather than the report failing)."""
+    try:
+        return record.measurements(folder).curve
+    except StorageError:
+        return {}
 
 
 def _draw_curves(

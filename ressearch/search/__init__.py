@@ -14,7 +14,7 @@ from ressearch.runtime import lazy_exports
 if TYPE_CHECKING:
     from ressearch.search.inverse import params_for
     from ressearch.search.objective import EpochEvent, Objective, SampledTrial
-    from ressearch.search.record import STUDY_ATTR, StudyMeta, TrialRecord
+    from ressearch.search.record import STUDY_ATTR, StudyMeta, TrialConfig, TrialMeasurements, TrialRecord
     from ressearch.search.runner import (
         PreparedStudy,
         RunStart,
@@ -37,6 +37,8 @@ _EXPORTS = {
     "SampledTrial": "ressearch.search.objective",
     "STUDY_ATTR": "ressearch.search.record",
     "StudyMeta": "ressearch.search.record",
+    "TrialConfig": "ressearch.search.record",
+    "TrialMeasurements": "ressearch.search.record",
     "TrialRecord": "ressearch.search.record",
     "PreparedStudy": "ressearch.search.runner",
     "RunStart": "ressearch.search.runner",
@@ -63,7 +65,9 @@ __all__ = [
     "STUDY_ATTR",
     "SampledTrial",
     "StudyMeta",
+    "TrialConfig",
     "TrialEvent",
+    "TrialMeasurements",
     "TrialRecord",
     "best_so_far",
     "finished_trials",

@@ -25,6 +25,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from ressearch.errors import RessearchError
 from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.search.retry import COUNTED_STATES, RETRY_HISTORY, Marked, counts, superseded
 
@@ -147,8 +148,12 @@ def count_stored(
 
 
 def study_target(user_attrs: Mapping[str, Any], study_name: str) -> int | None:
-    """The ``n_trials`` a ressearch study was last run to (from its metadata); None for another study."""
-    meta = StudyMeta.from_attrs(dict(user_attrs), study_name)
+    """The ``n_trials`` a ressearch study was last run to (from its metadata); None for another
+    study, or where its metadata cannot be read here (its artifact folder is elsewhere)."""
+    try:
+        meta = StudyMeta.from_attrs(dict(user_attrs), study_name)
+    except RessearchError:  # no study.json here, or a newer ressearch's: the counts stand alone
+        return None
     if meta is None:
         return None
     target = meta.definition.get("study", {}).get("n_trials")

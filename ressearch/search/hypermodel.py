@@ -23,7 +23,6 @@ by the step) is a choice among those values, and ``reverse_log`` is sampled on a
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import keras
@@ -36,7 +35,7 @@ from ressearch.config.space import Fixed, TrainSpace
 from ressearch.config.training import TrainConfig
 from ressearch.data.dataset import Dataset
 from ressearch.errors import HypermodelError
-from ressearch.search.record import TrialRecord
+from ressearch.search.record import TrialConfig, TrialRecord
 from ressearch.search.space import Suggester
 
 __all__ = [
@@ -228,6 +227,9 @@ class HypermodelTrial:
         self.space = space
         self.train = train
         self.hp: TrialHyperParameters | None = None
+        self._used: dict[str, Any] | None = None  # the training settings the built model uses
+        # What rebuilds the trial's network, once built: the caller stores it as its config.json.
+        self.config: TrialConfig | None = None
 
     def build(self) -> keras.Model:
         """Build the trial's network and record its hyperparameter values on the trial.
@@ -242,11 +244,8 @@ class HypermodelTrial:
         model = check_model(self.loaded.hypermodel.build(hp), self.loaded.config)
         self.hp = hp
         self._check(model, hp)
-        record = self._record(hp)
-        used = self._settings_used(model)
-        if used is not None:
-            record = replace(record, train=used)
-        record.write(self.trial)
+        self._used = self._settings_used(model)
+        self._record(hp, train=self._used)
         return model
 
     def _settings_used(self, model: keras.Model) -> dict[str, Any] | None:
@@ -262,8 +261,14 @@ class HypermodelTrial:
             return None
         return {key: value for key, value in self.train.to_dict().items() if key not in unused}
 
-    def _record(self, hp: TrialHyperParameters) -> TrialRecord:
-        return TrialRecord(hypermodel=self.loaded.config.replace(hyperparameters=dict(hp.values)).to_dict())
+    def _record(self, hp: TrialHyperParameters, *, train: dict[str, Any] | None = None) -> None:
+        """Keep the trial's config (the hypermodel with its hyperparameter values, and the
+        training settings it uses: ``train``, else all of the trial's) and record its network."""
+        if train is None:
+            train = self.train.to_dict() if self.train is not None else None
+        hypermodel = self.loaded.config.replace(hyperparameters=dict(hp.values)).to_dict()
+        self.config = TrialConfig(hypermodel=hypermodel, train=train)
+        TrialRecord(network=self.config.describe()).write(self.trial)
 
     def _check(self, model: keras.Model, hp: TrialHyperParameters) -> None:
         reference = self.loaded.config.hypermodel
@@ -294,7 +299,7 @@ class HypermodelTrial:
             return self.loaded.hypermodel.fit(self.hp, model, *args, **kwargs)
         finally:
             if self.hp.values != declared:  # fit declared hyperparameters of its own: record them too
-                self._record(self.hp).write(self.trial)
+                self._record(self.hp, train=self._used)
 
     @property
     def own_fit(self) -> bool:

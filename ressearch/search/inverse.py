@@ -189,6 +189,8 @@ def adapt_to_data(
         "output_mean": mean,
         "output_std": std,
     }
+    if tuple(input_shape) != config.input_shape:  # its column positions were another input's
+        changes["continuous_features"] = None
     for name, info in ArchitectureConfig.model_fields.items():
         ranks = search_marker(ArchitectureConfig, name).ranks
         if ranks is not None and rank not in ranks:
@@ -395,6 +397,7 @@ def _architecture_params(
             outputs=target.outputs,
             head=head,
             output_scale=output_scale,
+            continuous_features=target.continuous_features,
         )
 
     return _check("space", target, chooser, make, space, base, origin)

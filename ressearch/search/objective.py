@@ -33,7 +33,7 @@ from ressearch.data.dataset import Dataset
 from ressearch.errors import ConfigError, HypermodelError, TrialFailed
 from ressearch.redact import redact
 from ressearch.runtime import resident_mb
-from ressearch.search.record import TrialRecord
+from ressearch.search.record import TrialConfig, TrialMeasurements, TrialRecord
 from ressearch.search.retry import (
     SURPLUS_REASON,
     beating,
@@ -170,6 +170,7 @@ class Objective:
                 outputs=self.dataset.outputs,
                 head="regression" if self.dataset.task == "regression" else "classification",
                 output_scale=self.dataset.target_scale,
+                continuous_features=self.dataset.continuous_features,
             )
         except ConfigError as error:
             raise TrialFailed(f"sampled an impossible architecture: {error}") from None
@@ -179,14 +180,7 @@ class Objective:
             raise TrialFailed(f"sampled impossible training settings: {error}") from None
         chain = chain_number(trial.study._storage.get_trial(trial._trial_id))
         sampled = SampledTrial(architecture, train, self.definition.settings.seed + chain, chain)
-        TrialRecord.started(
-            architecture=architecture.to_dict(),
-            train=train.to_dict(),
-            seed=sampled.seed,
-            worker=self.worker,
-            worker_started=self.worker_started,
-            devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
-        ).write(trial)
+        self._started(trial, TrialConfig(architecture=architecture.to_dict(), train=train.to_dict()), sampled)
         return sampled
 
     def _sample_for_hypermodel(self, trial: optuna.Trial, network: HypermodelConfig) -> SampledTrial:
@@ -196,15 +190,25 @@ class Objective:
             raise TrialFailed(f"sampled impossible training settings: {error}") from None
         chain = chain_number(trial.study._storage.get_trial(trial._trial_id))
         sampled = SampledTrial(None, train, self.definition.settings.seed + chain, chain, hypermodel=network)
+        # Its config.json is stored once the hypermodel has built (and fitted) the network: only
+        # then are its hyperparameter values known (see train).
+        self._started(
+            trial, TrialConfig(hypermodel=network.to_dict(), train=train.to_dict()), sampled, upload=False
+        )
+        return sampled
+
+    def _started(
+        self, trial: optuna.Trial, config: TrialConfig, sampled: SampledTrial, *, upload: bool = True
+    ) -> None:
         TrialRecord.started(
-            hypermodel=network.to_dict(),
-            train=train.to_dict(),
+            trial,
+            self.store if upload else None,
+            config,
             seed=sampled.seed,
             worker=self.worker,
             worker_started=self.worker_started,
             devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
-        ).write(trial)
-        return sampled
+        )
 
     @property
     def reports_epochs(self) -> bool:
@@ -304,6 +308,7 @@ class Objective:
 
         network: ArchitectureConfig | Builder
         fit: Fitter | None = None
+        built = None
         if sampled.architecture is not None:
             network = sampled.architecture
         else:
@@ -313,7 +318,11 @@ class Objective:
             space = self.definition.hypermodel
             assert loaded is not None and space is not None  # a hypermodel study samples none
             built = HypermodelTrial(
-                loaded, trial, fixed=space.fixed, space=self.definition.train, train=sampled.train
+                loaded,
+                trial,
+                fixed=space.fixed,
+                space=self.definition.train,
+                train=sampled.train,
             )
             network = built.build
             fit = built.fit if built.own_fit else None
@@ -338,24 +347,36 @@ class Objective:
                 raise  # the study and its hypermodel disagree: every trial would fail alike
             except ConfigError as error:
                 raise TrialFailed(f"cannot train this trial's config: {error}") from None
+            finally:
+                # A hypermodel's network, built (pruned, failed or trained): its values are known now.
+                if built is not None and built.config is not None:
+                    TrialRecord.with_config(trial, self.store, built.config)
             start = time.perf_counter()
             artifact_id = upload_model(self.store, model_path, trial)
             result.seconds["upload"] = round(time.perf_counter() - start, 4)
             return result, artifact_id
 
     def record(self, trial: optuna.Trial, result: TrialResult, artifact_id: str) -> float | list[float]:
-        """Write what the trial measured; its objective value(s)."""
-        TrialRecord(
-            model_artifact=artifact_id,
-            model_params=result.model_params,
+        """Write what the trial measured (all of it to its metrics.json, the objective metrics to
+        its record too); its objective value(s)."""
+        settings = self.definition.settings
+        measurements = TrialMeasurements(
             metrics=result.metrics,
             curve=result.curve,
+            seconds=result.seconds,
             epochs=result.epochs,
             train_seconds=round(result.train_seconds, 3),
-            seconds=result.seconds,
+            model_params=result.model_params,
+        )
+        TrialRecord(
+            model_artifact=artifact_id,
+            metrics_artifact=TrialRecord.measured(trial, self.store, measurements),
+            model_params=result.model_params,
+            metrics={metric: result.metrics[metric] for metric in settings.objective_metrics},
+            epochs=result.epochs,
+            train_seconds=round(result.train_seconds, 3),
             worker_rss_mb=round(resident_mb(), 1),
         ).write(trial)
-        settings = self.definition.settings
         values = [result.metrics[metric] for metric in settings.objective_metrics]
         return values if settings.multi_objective else values[0]
 
@@ -393,11 +414,19 @@ class Objective:
             result.seconds = {"sample": sampling, **result.seconds}
             values = self.record(trial, result, artifact_id)
         except (TrialFailed, HypermodelError) as error:
-            TrialRecord(fail_reason=redact(str(error)), curve=recorder.curve).write(trial)
+            TrialRecord(
+                fail_reason=redact(str(error)),
+                metrics_artifact=self._curve(trial, recorder),
+                model_params=recorder.model_params,
+            ).write(trial)
             self._clear_checkpoint(sampled)
             raise
         except optuna.TrialPruned:
-            TrialRecord(curve=recorder.curve, epochs=len(recorder.curve.get("loss", []))).write(trial)
+            TrialRecord(
+                epochs=len(recorder.curve.get("loss", [])),
+                metrics_artifact=self._curve(trial, recorder),
+                model_params=recorder.model_params,
+            ).write(trial)
             self._clear_checkpoint(sampled)
             raise
         except KeyboardInterrupt:
@@ -407,6 +436,14 @@ class Objective:
             raise
         self._clear_checkpoint(sampled)
         return values
+
+    def _curve(self, trial: optuna.Trial, recorder: CurveRecorder) -> str | None:
+        """The metrics.json of a trial that ends early: the curve of the epochs it trained (none:
+        no file)."""
+        if not recorder.curve:
+            return None
+        epochs = len(recorder.curve.get("loss", []))
+        return TrialRecord.measured(trial, self.store, TrialMeasurements(curve=recorder.curve, epochs=epochs))
 
     def _clear_checkpoint(self, sampled: SampledTrial | None) -> None:
         """A trial that finished (complete, pruned or failed) needs its checkpoint no more."""

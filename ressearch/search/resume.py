@@ -10,6 +10,7 @@ decides the same thing after loading the data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import optuna
 
@@ -33,13 +34,17 @@ class Finished:
     pareto: list[int] | None = None  # several objectives: the Pareto set's numbers
 
 
-def check_resumable(study: optuna.Study, definition: StudyDefinition) -> StudyMeta:
-    """The study's metadata, once it is sure that ``definition`` may resume ``study``.
+def check_resumable(
+    study: optuna.Study, definition: StudyDefinition, artifacts: str | Path | None = None
+) -> StudyMeta:
+    """The study's metadata, once it is sure that ``definition`` may resume ``study``
+    (``artifacts``: where its study.json is, if not in the folder its metadata names).
 
     Raises:
         ConfigError: ressearch did not create the study, or it has other data, metrics or seed.
+        StorageError: its study.json is not in the artifact folder.
     """
-    meta = StudyMeta.from_study(study)
+    meta = StudyMeta.from_study(study, artifacts=artifacts)
     name = definition.settings.name
     if meta is None:
         raise ConfigError(
@@ -67,7 +72,9 @@ def check_resumable(study: optuna.Study, definition: StudyDefinition) -> StudyMe
     return meta
 
 
-def finished_study(definition: StudyDefinition, storage: str | None = None) -> Finished | None:
+def finished_study(
+    definition: StudyDefinition, storage: str | None = None, artifacts: str | Path | None = None
+) -> Finished | None:
     """The study of ``definition`` (its overrides applied) if its counted trials already reach
     ``n_trials``: a run would start no trial. None where that is not sure without the data.
 
@@ -93,7 +100,7 @@ def finished_study(definition: StudyDefinition, storage: str | None = None) -> F
     if settings.name not in study_names(backend):
         return None
     study = optuna.load_study(study_name=settings.name, storage=backend)
-    check_resumable(study, definition)
+    check_resumable(study, definition, artifacts)
     counts = count_stored(backend, study._study_id, target=settings.n_trials)
     if not counts.finished:
         return None

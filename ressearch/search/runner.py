@@ -325,7 +325,9 @@ def prepare(
     backend = backend or connect()
     # Processes started together: one creates the study, the others find it with its metadata.
     with creation_lock(url, backend):
-        study, created, previous_meta, seeds = _create_or_resume(definition, backend, worker_index, seeds)
+        study, created, previous_meta, seeds = _create_or_resume(
+            definition, backend, worker_index, seeds, artifacts
+        )
         if artifacts:
             folder = Path(artifacts).resolve()
         elif previous_meta is not None:
@@ -338,7 +340,7 @@ def prepare(
             data=dataset.summary,
             preprocessing=dataset.preprocessing,
             class_names=list(dataset.class_names),
-        ).write(study)
+        ).write(study, previous=previous_meta)  # study.json first, then the attribute naming it
         enqueue_warm_starts(study, seeds)  # under the lock: two processes never enqueue one entry twice
     reap_vanished_workers(study, retry)  # before counting: their retries are waiting to run
     return PreparedStudy(
@@ -359,6 +361,7 @@ def _create_or_resume(
     backend: optuna.storages.BaseStorage,
     worker_index: int | None,
     seeds: list[Seed],
+    artifacts: str | Path | None = None,
 ) -> tuple[optuna.Study, bool, StudyMeta | None, list[Seed]]:
     """The study, created or loaded (checked resumable); whether it was created; its metadata;
     the warm starts it does not hold yet."""
@@ -369,7 +372,7 @@ def _create_or_resume(
     trials: list[FrozenTrial] = []
     if not created:
         previous = optuna.load_study(study_name=settings.name, storage=backend)
-        previous_meta = check_resumable(previous, definition)
+        previous_meta = check_resumable(previous, definition, artifacts)
         trials = previous.get_trials(deepcopy=False)
         existing = len(trials)
     seeds = new_warm_starts(seeds, trials, settings.n_trials)  # a study with no room raises here
@@ -529,8 +532,7 @@ def requeued_trials(trials: list[FrozenTrial], artifacts: Path, study_name: str)
         if stopped is None or not TrialRecord.from_trial(stopped).is_interrupted:
             continue
         checkpoint = read_checkpoint(checkpoint_folder(artifacts, study_name, int(history[0])))
-        train = TrialRecord.from_trial(stopped).train or {}
-        epochs = train.get("epochs")
+        epochs = TrialRecord.from_trial(stopped).planned_epochs
         found.append(
             Requeued(
                 number=stopped.number,

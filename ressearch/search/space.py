@@ -80,11 +80,14 @@ def sample(
     outputs: int,
     head: Literal["classification", "regression"] = "classification",
     output_scale: tuple[float, float] | None = None,
+    continuous_features: tuple[int, ...] | None = None,
 ) -> ArchitectureConfig:
     """Sample one architecture for data of ``input_shape`` with ``outputs`` outputs.
 
     ``output_scale`` is a regression target's training mean and standard deviation: the network
     learns the standardised target and its last layer maps predictions back to units.
+    ``continuous_features`` are the positions of the continuous columns of tabular rows (None:
+    all), the only ones a numeric embedding embeds.
     Keys absent from the space keep the preset's value (``preset:``) or the config default.
     An impossible combination raises :class:`ConfigError`, which fails that trial alone.
     """
@@ -97,13 +100,17 @@ def sample(
     fields = base.to_dict()
     if output_scale is not None:
         fields["output_mean"], fields["output_std"] = output_scale
+    if continuous_features is not None:
+        fields["continuous_features"] = list(continuous_features)
     block_type = suggest(trial, space, "block_type") if "block_type" in space else base.block_type
     fields["block_type"] = block_type
     family = get_block(block_type)
     if block_type != base.block_type and base.preactivation is not None:
         fields["preactivation"] = None  # the preset's choice belonged to its own block type
     _sample_structure(trial, space, base, fields)
-    for key in space.dimensions:
+    # A key sampled only when another has some value comes after the others, whatever the order
+    # of the study file, so that the value it depends on is decided (sorted is stable).
+    for key in sorted(space.dimensions, key=lambda name: space.key(name).search.when is not None):
         if key in STRUCTURE_KEYS or key == "block_type":
             continue
         if applies(space.key(key).search, fields, rank=rank, family=family, key=key):

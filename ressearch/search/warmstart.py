@@ -29,9 +29,9 @@ from ressearch.config.presets import get_preset
 from ressearch.config.space import ArchitectureSpace, Choice, TrainSpace
 from ressearch.config.training import TrainConfig
 from ressearch.config.warmstart import WarmStart
-from ressearch.errors import ConfigError, RessearchError
+from ressearch.errors import ConfigError, RessearchError, StorageError
 from ressearch.search.inverse import params_for
-from ressearch.search.record import TrialRecord
+from ressearch.search.record import StudyMeta, TrialRecord
 from ressearch.search.retry import free_slots, is_retry
 from ressearch.storage.studies import load_study
 
@@ -87,16 +87,20 @@ def _study_configs(
     if not trials:
         raise ConfigError(f"{entry.label}: study {entry.study!r} has no complete trial yet")
     configs = []
+    folder = StudyMeta.folder_of(other)
     for trial in trials:
-        record = TrialRecord.from_trial(trial)
-        if record.architecture is None:
+        try:
+            stored = TrialRecord.from_trial(trial).config(folder)
+        except StorageError as error:
+            raise ConfigError(f"{entry.label}: trial {trial.number} of {entry.study!r}: {error}") from None
+        if stored is None or stored.architecture is None:
             raise ConfigError(
                 f"{entry.label}: trial {trial.number} of {entry.study!r} has no stored architecture "
                 "(not a ressearch study?)"
             )
         try:
-            architecture = ArchitectureConfig.from_dict(record.architecture)
-            train = TrainConfig.from_dict(record.train) if record.train is not None else None
+            architecture = ArchitectureConfig.from_dict(stored.architecture)
+            train = TrainConfig.from_dict(stored.train) if stored.train is not None else None
         except ConfigError as error:
             raise ConfigError(f"{entry.label}: trial {trial.number}: {error}") from None
         configs.append((f"study:{entry.study}#{trial.number}", architecture, train))

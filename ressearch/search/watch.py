@@ -75,9 +75,10 @@ class StudyWatcher:
     def _epochs(self, trial: FrozenTrial) -> list[EpochEvent]:
         """The trial's start (once it has sampled what it trains) and its epochs not told yet."""
         record = TrialRecord.from_trial(trial)
-        if record.train is None:  # not sampled yet, or failed before it was
+        planned = record.planned_epochs
+        if planned is None:  # not sampled yet, or failed before it was
             return []
-        epochs = int(record.train.get("epochs") or 0)
+        epochs = int(planned)
         now = trial.datetime_complete or datetime.now()
         elapsed = max(0.0, (now - (trial.datetime_start or now)).total_seconds())
         events = []

@@ -1,15 +1,19 @@
 """Where trained models live: the artifact folder of a storage, and the Optuna artifact store.
 
 Optuna artifacts on the file system; a trial's model is uploaded once and downloaded by export
-and the dashboard; a study's own files (an ablation's result and plot) are study artifacts,
-replaced as the dashboard deletes them. No Keras: files only.
+and the dashboard, beside its ``config.json`` and ``metrics.json``; a study's own files (its
+``study.json``, an ablation's result and plot) are study artifacts, replaced as the dashboard
+deletes them. No Keras: files only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ressearch.errors import StorageError
 from ressearch.storage.urls import is_sqlite, resolve_storage_url
@@ -24,7 +28,9 @@ __all__ = [
     "download_artifact",
     "download_model",
     "open_artifact_store",
+    "read_json_artifact",
     "remove_study_artifact",
+    "upload_json",
     "upload_model",
     "upload_study_file",
 ]
@@ -82,15 +88,35 @@ def upload_study_file(store: FileSystemArtifactStore, path: Path, study: optuna.
     )
 
 
+def upload_json(
+    store: FileSystemArtifactStore,
+    data: Any,
+    name: str,
+    study_or_trial: optuna.Study | optuna.Trial,
+) -> str:
+    """Store ``data`` as the JSON file ``name`` (the name the dashboard lists), an artifact of
+    ``study_or_trial``; its artifact id."""
+    import optuna
+
+    with tempfile.TemporaryDirectory(prefix="ressearch-json-") as folder:
+        path = Path(folder) / name
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        return str(
+            optuna.artifacts.upload_artifact(
+                artifact_store=store,
+                file_path=str(path),
+                study_or_trial=study_or_trial,
+                mimetype="application/json",
+            )
+        )
+
+
 def remove_study_artifact(store: FileSystemArtifactStore, study: optuna.Study, artifact_id: str) -> None:
     """Delete a study artifact as optuna-dashboard does: the file goes, its listing becomes null.
 
     Optuna cannot delete a study's system attribute; the dashboard skips a null one. A file
     already gone is no error (a second removal, or a store cleaned by hand).
     """
-    import contextlib
-    import json
-
     from optuna.artifacts._upload import ARTIFACTS_ATTR_PREFIX  # the listing's key, as the dashboard uses it
     from optuna.artifacts.exceptions import ArtifactNotFound
 
@@ -124,6 +150,21 @@ def download_artifact(folder: Path, artifact_id: str, destination: Path, *, what
             f"artifacts: {what} ({artifact_id}) is not in {folder}: "
             f"{type(error).__name__}; pass --artifacts DIR where the study's models are"
         ) from None
+
+
+def read_json_artifact(folder: Path, artifact_id: str, *, what: str) -> Any:
+    """The JSON artifact ``artifact_id`` (described as ``what`` in errors) of the store at ``folder``.
+
+    Raises:
+        StorageError: the artifact is not in that folder, or is no JSON.
+    """
+    with tempfile.TemporaryDirectory(prefix="ressearch-json-") as scratch:
+        path = Path(scratch) / "artifact.json"
+        download_artifact(folder, artifact_id, path, what=what)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StorageError(f"artifacts: {what} ({artifact_id}) in {folder} is no JSON: {error}") from None
 
 
 def download_model(folder: Path, artifact_id: str, destination: Path, *, trial_number: int) -> None:

@@ -28,6 +28,8 @@ __all__ = ["OutageTolerantProxy", "OutageTolerantStorage", "is_outage", "stop_wa
 _LOG = logging.getLogger("ressearch.storage")
 _FIRST_WAIT_S = 0.5
 _LONGEST_WAIT_S = 10.0
+# What a storage call raises when the database or the proxy does not answer (and other faults).
+_STORAGE_ERRORS = (optuna.exceptions.StorageInternalError, sqlalchemy_exc.SQLAlchemyError, grpc.RpcError)
 # Every storage call a worker makes; each is one transaction, so a retry after a failed
 # connection repeats nothing that was committed.
 _CALLS = (
@@ -98,11 +100,7 @@ def _tolerant(call: F, name: str) -> F:
         while True:
             try:
                 result = call(self, *args, **kwargs)
-            except (
-                optuna.exceptions.StorageInternalError,
-                sqlalchemy_exc.SQLAlchemyError,
-                grpc.RpcError,
-            ) as error:
+            except _STORAGE_ERRORS as error:
                 if not is_outage(error):
                     raise
                 since = since or time.monotonic()
@@ -158,11 +156,7 @@ def _heartbeat_or_warn(tolerant: F) -> F:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return tolerant(self, *args, **kwargs)
-        except (
-            optuna.exceptions.StorageInternalError,
-            sqlalchemy_exc.SQLAlchemyError,
-            grpc.RpcError,
-        ) as error:
+        except _STORAGE_ERRORS as error:
             if not is_outage(error):
                 raise
             _LOG.warning("storage: %s is unreachable: a heartbeat was not recorded", self.redacted_url)

@@ -18,6 +18,8 @@ class CurveRecorder(keras.callbacks.Callback):
     def __init__(self) -> None:
         super().__init__()
         self.curve: dict[str, list[float]] = {}
+        # The network's parameter count once it is built: a pruned or failed trial records it too.
+        self.model_params: int | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for name, value in (logs or {}).items():

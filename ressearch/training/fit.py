@@ -19,7 +19,7 @@ from typing import Any
 
 import keras
 
-from ressearch.arch.builder import build_model
+from ressearch.arch.builder import adapt_model, build_model
 from ressearch.config.architecture import ArchitectureConfig
 from ressearch.config.training import TrainConfig
 from ressearch.data.dataset import Dataset
@@ -110,7 +110,10 @@ def train_trial(
         model = build_model(network) if isinstance(network, ArchitectureConfig) else network()
     finally:
         keras.mixed_precision.set_dtype_policy("float32")  # only this trial's model is mixed
+    adapt_model(model, dataset.x_train)  # piecewise-linear bin edges: from the training rows only
     params = model.count_params()
+    recorder = recorder or CurveRecorder()
+    recorder.model_params = params
     if max_params is not None and params > max_params:
         raise TrialFailed(f"the model has {params:,} parameters, above study.max_params={max_params:,}")
     lap("build")
@@ -118,7 +121,6 @@ def train_trial(
         runtime.apply_to_compiled(model)
     else:
         compile_model(model, train, dataset, **runtime.compile_options())
-    recorder = recorder or CurveRecorder()
     all_callbacks: list[keras.callbacks.Callback] = [recorder]
     initial_epoch = 0
     if checkpoint is not None:

@@ -23,7 +23,7 @@ from ressearch.config.space import ArchitectureSpace
 from ressearch.data import DataConfig, load_dataset
 from ressearch.search import TrialRecord, run_study, sample
 from ressearch.training import train_trial
-from tests.helpers import one_line, tiny_study
+from tests.helpers import one_line, stored_config, tiny_study
 
 
 def gated_block(kit, x, *, width, strides, drop_path, name):
@@ -128,8 +128,9 @@ def test_a_study_of_the_toy_family_completes(toy_blocks, tmp_path, unique_name):
     assert [trial.state for trial in study.trials] == [TrialState.COMPLETE] * 2
     for trial in study.trials:
         record = TrialRecord.from_trial(trial)
-        assert record.architecture["block_type"] == "gated"
-        assert record.architecture["input_shape"] == [64]
+        architecture = stored_config(study, trial).architecture
+        assert architecture["block_type"] == "gated"
+        assert architecture["input_shape"] == [64]
         assert record.model_artifact and (tmp_path / "models" / record.model_artifact).is_file()
         assert 0.0 <= trial.value <= 1.0
 

@@ -84,8 +84,14 @@ def test_a_person_finds_the_trials_their_learning_curves_and_models(
     trials = load_study(unique_name, backend).trials
     chosen = trials[-1]  # not the trial the trials page opens with: the person picks it
     record = TrialRecord.from_trial(chosen)
-    [model] = get_all_artifact_meta(chosen, storage=backend)
-    assert model.artifact_id == record.model_artifact and record.architecture and record.curve
+    listed_artifacts = get_all_artifact_meta(chosen, storage=backend)
+    assert sorted(meta.filename for meta in listed_artifacts) == [
+        "config.json",
+        "metrics.json",
+        "model.keras",
+    ]
+    [model] = [meta for meta in listed_artifacts if meta.filename == "model.keras"]
+    assert model.artifact_id == record.model_artifact and record.network and record.metrics
 
     wait = WebDriverWait(browser, PATIENCE)
     with serving_dashboard(storage, tmp_path / "dashboard.log") as base:
@@ -116,16 +122,28 @@ def test_a_person_finds_the_trials_their_learning_curves_and_models(
             heading = _text(f"Trial {chosen.number} (trial_id={chosen._trial_id})")
             wait.until(shows.visibility_of_element_located(heading))
 
-            # Its user attributes show the stored architecture and learning curve as they are.
-            for key, stored in (("architecture", record.architecture), ("curve", record.curve)):
+            # Its user attributes show the network in one line and the objective as they are.
+            for key, stored in (("metrics", record.metrics), ("model_params", record.model_params)):
                 shown = wait.until(shows.visibility_of_element_located(_attribute(key)))
                 assert json.loads(shown.text.removeprefix(f"{key} ")) == stored, key
+            shown = wait.until(shows.visibility_of_element_located(_attribute("network")))
+            assert shown.text.removeprefix("network ").strip('"') == record.network
+            # Short attributes: the trial's page fits the window's width (configs are artifacts).
+            widths = browser.execute_script(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            print(f"trial page width {widths[0]} px in a window {widths[1]} px wide")
+            assert widths[0] <= widths[1], widths
 
             # Its Artifacts section lists the trained model by its file name, with a download link.
             artifacts = (By.XPATH, "//h5[normalize-space(.)='Artifacts']/following-sibling::*[1]")
             section = wait.until(shows.visibility_of_element_located(artifacts))
             wait.until(lambda _: section.find_element(*_text(model.filename, within=True)).is_displayed())
-            download = section.find_element(By.CSS_SELECTOR, "a[aria-label='download artifact']")
+            [download] = [
+                link
+                for link in section.find_elements(By.CSS_SELECTOR, "a[aria-label='download artifact']")
+                if link.get_attribute("download") == model.filename
+            ]
             assert download.get_attribute("download") == model.filename
             assert download.get_attribute("href") == (
                 f"{base}/artifacts/{study_id}/{chosen._trial_id}/{model.artifact_id}"

@@ -34,8 +34,8 @@ OPTIONS = {
         "--quiet",
         "--log-format",
     ],
-    "studies": ["--storage", "--format", "--json"],
-    "trials": ["--storage", "--format", "--json"],
+    "studies": ["--storage", "--format", "--json", "--wide"],
+    "trials": ["--storage", "--format", "--json", "--sort", "--top", "--wide"],
     "best": ["--storage", "--format", "--json"],
     "export": ["--out", "--storage", "--artifacts", "--force", "--format"],
     "report": ["--out", "--storage", "--top", "--force"],
@@ -43,8 +43,36 @@ OPTIONS = {
     "presets": ["--format", "--json"],
     "build": ["--input-shape", "--outputs", "--format", "--json"],
     "predict": ["--out", "--proba"],
-    "ablate": ["--seeds", "--epochs", "--trial", "--storage", "--artifacts", "--out"],
+    "ablate": ["--seeds", "--epochs", "--trial", "--storage", "--artifacts", "--out", "--wide"],
 }
+
+# What each command's help says it writes (every one says, "Writes ..."), by file or place.
+WRITES = {
+    "run": ["ressearch.db", "ressearch.db.artifacts/", "ressearch-artifacts/", "ARTIFACTS/workers/STUDY/"],
+    "worker": ["storage", "artifact folder"],
+    "studies": ["nothing"],
+    "trials": ["nothing"],
+    "best": ["nothing"],
+    "export": [
+        "config.json",
+        "model.keras",
+        "savedmodel/",
+        "metrics.json",
+        "preprocessing.json",
+        "trials.csv",
+    ],
+    "report": ["index.html", "optimization_history.png", "learning_curves.png"],
+    "dashboard": ["storage"],
+    "presets": ["nothing"],
+    "build": ["nothing"],
+    "predict": ["--out", "stdout"],
+    "ablate": ["ablation.json", "ablation.csv", "ablation-curves.png", "ressearch_ablation"],
+}
+
+
+# Python's types and Typer's argument braces, which tell a person nothing: `<bool>`, `<int range>`,
+# `<str>`, `<path>`, `{name}`.
+TYPE_NOISE = re.compile(r"<(?:bool|int|float|str|path|text|file|dir)[^>]*>|\{\w+\}", re.IGNORECASE)
 
 
 def offered(help_text: str) -> set[str]:
@@ -64,3 +92,31 @@ def test_top_level_help_lists_every_command():
     assert result.exit_code == 0
     listed = set(re.findall(r"^│ (\w+)\s", result.stdout, flags=re.MULTILINE))
     assert listed == set(OPTIONS)
+
+
+@pytest.mark.parametrize("command", [*sorted(OPTIONS), "storage-proxy"])
+def test_help_shows_no_type_noise_and_says_what_the_command_writes(command):
+    text = cli(command, "-h").stdout  # -h is --help
+    assert text.startswith(f"Usage: ressearch {command}") or f"ressearch {command}" in text
+    assert not TYPE_NOISE.findall(text), text
+    flat = " ".join(text.replace("│", " ").split())
+    assert "Writes" in flat, text
+    for written in WRITES.get(command, []):
+        assert written in flat, (written, text)
+
+
+def test_help_shows_what_to_type():
+    flat = " ".join(cli("run", "--help").stdout.replace("│", " ").split())
+    assert "Usage: ressearch run [OPTIONS] STUDY_FILE" in flat
+    assert "--storage URL" in flat and "--workers N" in flat and "--artifacts DIR" in flat
+    assert "--log-format text|json" in flat and "--quiet -q Show" in flat  # a flag: no type
+
+
+def test_version_and_short_help():
+    from ressearch import __version__
+
+    result = cli("--version")
+    assert result.exit_code == 0 and result.stdout == f"ressearch {__version__}\n"
+    short = cli("-h")
+    assert short.exit_code == 0 and short.stdout == cli("--help").stdout
+    assert not TYPE_NOISE.findall(short.stdout)

@@ -225,3 +225,35 @@ def test_workers_emit_json_events_for_every_trial(write_study, unique_name, tmp_
     logs = list(Path(events[0]["logs"]).glob("worker-*.log"))
     assert logs and any("complete: " in log.read_text() for log in logs)
     assert not any('"event"' in log.read_text() for log in logs)
+
+
+@pytest.mark.slow
+def test_the_data_line_counts_dropped_and_imputed_rows_as_metrics_json_does(
+    write_study, unique_name, tmp_path
+):
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    frame["species"] = [("setosa", "versicolor", "virginica")[code] for code in frame.pop("target")]
+    frame["species"] = frame["species"].astype(object)
+    frame.loc[[3, 50, 120], "species"] = None  # no label: dropped
+    frame.loc[[5, 6, 7], "petal length (cm)"] = None  # imputed
+    frame.loc[[9], "sepal width (cm)"] = None
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    study = tiny_study(unique_name, study={"n_trials": 1}, train={"epochs": 1})
+    study["data"] = {"source": "csv:iris.csv", "target": "species"}
+    study["space"] = {"block_type": "basic", "stages": 1, "depth": 1, "width": 8}
+    storage = f"sqlite:///{tmp_path / 'gaps.db'}"
+    result = cli("run", write_study(study), "--storage", storage)
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("data: ")]
+    assert line.endswith(
+        "-> 117 train / 30 validation rows, input (4,), task classification; "
+        "3 rows dropped (missing target); 4 values imputed (sepal width (cm) 1, petal length (cm) 3)"
+    ), line
+    exported = cli("export", unique_name, "--storage", storage, "--out", tmp_path / "export")
+    assert exported.exit_code == 0, exported.output
+    summary = json.loads((tmp_path / "export" / "metrics.json").read_text())["data_summary"]
+    assert summary["rows_dropped"] == {"missing_target": 3}
+    assert summary["imputed"] == {"sepal width (cm)": 1, "petal length (cm)": 3}
+    assert summary["rows_loaded"] - summary["rows_used"] == 3

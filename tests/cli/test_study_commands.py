@@ -25,7 +25,7 @@ from ressearch.data import load_dataset
 from ressearch.search import TrialRecord
 from ressearch.storage import load_study, open_storage
 from ressearch.training import evaluate
-from tests.helpers import cli, one_line, tiny_study, user_error
+from tests.helpers import cli, one_line, stored_config, stored_measurements, tiny_study, user_error
 
 pytestmark = pytest.mark.slow
 
@@ -62,28 +62,32 @@ def test_n_trials_is_the_total_and_resuming_adds_only_the_missing(ran):
 
 
 def test_each_trial_records_its_network_curve_and_model(ran):
-    trial = load_study(ran.name, ran.storage).best_trial
+    study = load_study(ran.name, ran.storage)
+    trial = study.best_trial
     record = TrialRecord.from_trial(trial)
-    assert record.version == 1 and record.worker and record.model_artifact
-    assert record.architecture is not None and record.train is not None
-    assert record.epochs is not None and len(record.curve["val_accuracy"]) == record.epochs >= 1
+    assert record.version == 3 and record.worker and record.model_artifact and record.network
+    config, measured = stored_config(study, trial), stored_measurements(study, trial)
+    assert config.architecture is not None and config.train is not None
+    assert record.epochs is not None and len(measured.curve["val_accuracy"]) == record.epochs >= 1
     # Each epoch was reported to the pruner, and every measurable metric was recorded.
     assert sorted(trial.intermediate_values) == list(range(record.epochs))
-    assert "latency" not in record.metrics  # measured only where the study optimises it
-    assert record.metrics["model_params"] == record.model_params > 0
+    assert "latency" not in measured.metrics  # measured only where the study optimises it
+    assert measured.metrics["model_params"] == record.model_params > 0
+    assert record.metrics == {"val_accuracy": trial.value}  # the record keeps the objective only
     assert record.train_seconds > 0
-    assert record.seconds["fit"] > 0 and set(record.seconds) >= {"sample", "build", "save", "upload"}
+    assert measured.seconds["fit"] > 0 and set(measured.seconds) >= {"sample", "build", "save", "upload"}
 
 
 def test_export_rebuilds_the_network_and_the_model_scores_the_recorded_value(ran, tmp_path):
-    trial = load_study(ran.name, ran.storage).best_trial
+    study = load_study(ran.name, ran.storage)
+    trial = study.best_trial
     record = TrialRecord.from_trial(trial)
     out = tmp_path / "export"
     exported = cli("export", ran.name, "--out", out, "--storage", ran.storage)
     assert exported.exit_code == 0, exported.output
     assert {p.name for p in out.iterdir()} >= {"config.json", "model.keras", "metrics.json", "trials.csv"}
     config = json.loads((out / "config.json").read_text())
-    assert config["architecture"] == record.architecture
+    assert config["architecture"] == stored_config(study, trial).architecture
     built = cli("build", out / "config.json", "--json")
     assert json.loads(built.stdout)["model_params"] == record.model_params
 
@@ -101,11 +105,15 @@ def test_export_rebuilds_the_network_and_the_model_scores_the_recorded_value(ran
 
 
 def test_best_trials_and_studies_read_the_study_back(ran):
-    trial = load_study(ran.name, ran.storage).best_trial
+    study = load_study(ran.name, ran.storage)
+    trial = study.best_trial
     described = json.loads(cli("best", ran.name, "--storage", ran.storage, "--json").stdout)
     assert described["number"] == trial.number and described["value"] == trial.value
     assert described["params"] == trial.params and described["model_params"] > 0
-    assert described["architecture"] == TrialRecord.from_trial(trial).architecture
+    assert described["architecture"] == stored_config(study, trial).architecture
+    assert described["network"] == TrialRecord.from_trial(trial).network
+    shown = cli("best", ran.name, "--storage", ran.storage).stdout
+    assert f"trial {trial.number}: val_accuracy" in shown and described["network"] in shown
 
     csv = cli("trials", ran.name, "--storage", ran.storage, "--format", "csv")
     assert csv.exit_code == 0 and csv.stdout.count("\n") == 4
@@ -213,8 +221,9 @@ def test_a_csv_the_tests_never_saw(write_study, unique_name, tmp_path):
     assert list(predictions.columns) == ["row", "prediction", "proba_high", "proba_low"]
     assert list(predictions["row"]) == list(range(len(val_rows)))
     accuracy = float(np.mean(predictions["prediction"].to_numpy() == raw["label"].to_numpy()[val_rows]))
-    best = TrialRecord.from_trial(load_study(unique_name, storage).best_trial)
-    assert accuracy == pytest.approx(best.metrics["val_accuracy"], abs=1e-6)
+    study = load_study(unique_name, storage)
+    measured = stored_measurements(study, study.best_trial)  # every metric, not only the objective
+    assert accuracy == pytest.approx(measured.metrics["val_accuracy"], abs=1e-6)
     np.testing.assert_allclose(predictions[["proba_high", "proba_low"]].sum(axis=1), 1.0, rtol=1e-6)
     # The same from Python, on a frame without the label.
     import ressearch

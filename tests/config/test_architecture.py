@@ -44,6 +44,18 @@ def test_configs_are_frozen():
             "architecture.output_std: Input should be greater than 0",
         ),
         ({"input_shape": [1, 2, 3, 4]}, "architecture.input_shape: Tuple should have at most 3 items"),
+        ({"numeric_embedding": "plr"}, "numeric_embedding applies to dense inputs (rank 1)"),
+        ({"input_shape": [4], "numeric_embedding": "fourier"}, "numeric_embedding: Input should"),
+        ({"input_shape": [4], "embedding_bins": 1}, "architecture.embedding_bins: Input should be greater"),
+        ({"input_shape": [4], "embedding_dim": 0}, "architecture.embedding_dim: Input should be greater"),
+        ({"input_shape": [4], "embedding_frequencies": 2000}, "embedding_frequencies: Input should be less"),
+        ({"input_shape": [4], "embedding_sigma": -0.1}, "embedding_sigma: Input should be greater"),
+        ({"input_shape": [4], "continuous_features": [0, 4]}, "column positions below the input's 4 columns"),
+        ({"input_shape": [4], "continuous_features": [1, 1]}, "continuous_features must increase"),
+        (
+            {"input_shape": [4], "continuous_features": [], "numeric_embedding": "piecewise_linear"},
+            "this input has none (continuous_features is empty): use numeric_embedding 'none'",
+        ),
     ],
 )
 def test_invalid_values_name_the_field_and_what_is_allowed(changes, expected):

@@ -35,6 +35,15 @@ def test_parse_scalars_lists_and_ranges():
         ({"dropout": 1.2}, "space.dropout: Input should be less than 1"),
         ({"preset": "resnet21"}, "space.preset: preset resnet21: the depth must be 6n+2"),
         ({"block_type": ["plain"], "ror_levels": [0, 3]}, "space.ror_levels: 3 keeps the block shortcuts"),
+        ({"numeric_embedding": ["plr", "fourier"]}, "space.numeric_embedding[1]: Input should be 'none'"),
+        ({"embedding_bins": [1, 8]}, "space.embedding_bins[0]: Input should be greater than or equal to 2"),
+        ({"embedding_dim": {"low": 4, "high": 4096}}, "space.embedding_dim.high: Input should be less than"),
+        ({"embedding_sigma": 0.0}, "space.embedding_sigma: Input should be greater than 0"),
+        (
+            {"numeric_embedding": ["none", "periodic"], "embedding_bins": 16},
+            "space.embedding_bins: used only when numeric_embedding is piecewise_linear, and this "
+            "section's numeric_embedding is never piecewise_linear",
+        ),
     ],
 )
 def test_bad_spaces_are_one_clear_line(section, message):

@@ -60,6 +60,7 @@ def test_the_fields_that_are_not_keys():
         "head_units",
         "output_mean",
         "output_std",
+        "continuous_features",
     }
     train_keys, architecture_keys = TrainSpace.keys(), ArchitectureSpace.keys()
     assert [name for name in TrainConfig.model_fields if name not in train_keys] == ["schema_version"]

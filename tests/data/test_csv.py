@@ -84,3 +84,14 @@ def test_bad_csv_data_raises_one_line_naming_the_problem(tmp_path, text, extra, 
     if text is not None:
         path.write_text(text)
     assert expected.format(path=path) in data_error(source=f"csv:{path}", target="y", **extra)
+
+
+def test_continuous_features_are_the_numeric_columns_not_the_one_hot_ones(tmp_path):
+    write_csv(tmp_path / "people.csv")
+    dataset = load(source=f"csv:{tmp_path / 'people.csv'}", target="label")
+    features = dataset.preprocessing["features"]
+    continuous = dataset.continuous_features
+    assert [features[index] for index in continuous] == ["age", "income", "constant"]
+    assert all("=" in name for index, name in enumerate(features) if index not in continuous)
+    tabular = load(source="builtin:breast_cancer")
+    assert tabular.continuous_features is None  # every column is continuous

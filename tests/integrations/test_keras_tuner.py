@@ -28,7 +28,7 @@ from ressearch.data import load_dataset
 from ressearch.results import export_study
 from ressearch.search import TrialRecord
 from ressearch.storage import load_study
-from tests.helpers import cli, one_line
+from tests.helpers import cli, one_line, stored_config, stored_measurements
 from tests.search.helpers import RESSEARCH
 
 pytestmark = pytest.mark.slow
@@ -68,26 +68,28 @@ def test_python_api_runs_a_hypermodel_with_pruning_and_sqlite(tmp_path, unique_n
     summary = ressearch.keras_tuner.run(build, **common, n_trials=4)
     assert (summary.done, summary.complete, summary.pruned, summary.failed) == (4, 3, 1, 0)
 
-    trials = load_study(unique_name, storage).trials
+    stored = load_study(unique_name, storage)
+    trials = stored.trials
     for trial in trials:
-        record = TrialRecord.from_trial(trial)
-        network = HypermodelConfig.from_dict(record.hypermodel)
-        assert network.hypermodel == f"{__name__}:build" and record.architecture is None
+        config = stored_config(stored, trial)
+        network = HypermodelConfig.from_dict(config.hypermodel)
+        assert network.hypermodel == f"{__name__}:build" and config.architecture is None
         assert network.input_shape == (8, 8, 1) and network.classes == 10
         # The fixed value is recorded, not searched; the hypermodel compiled: fit's settings only.
         assert network.hyperparameters == {"units": 8, "lr": trial.params["lr"]} and list(trial.params) == [
             "lr"
         ]
-        assert record.train == {
+        assert config.train == {
             "schema_version": 1,
             "epochs": 3,
             "batch_size": 32,
             "early_stopping_patience": None,
         }
-        assert len(trial.intermediate_values) == len(record.curve["val_accuracy"])
+        curve = stored_measurements(stored, trial).curve
+        assert len(trial.intermediate_values) == len(curve["val_accuracy"])
     pruned = trials[3]
     assert pruned.state == TrialState.PRUNED and pruned.params == {"lr": STILL}
-    assert len(TrialRecord.from_trial(pruned).curve["loss"]) == 2
+    assert len(stored_measurements(stored, pruned).curve["loss"]) == 2
     assert all(trial.state == TrialState.COMPLETE for trial in trials[:3])
     # Run again: the study is whole, nothing more runs.
     again = ressearch.keras_tuner.run(build, **common, n_trials=4)
@@ -166,10 +168,11 @@ def test_a_study_file_runs_a_hypermodel_with_workers_and_exports_it(tmp_path, un
     )
     assert workers.returncode == 0, workers.stdout + workers.stderr
 
-    trials = load_study(unique_name, storage).get_trials(states=(TrialState.COMPLETE,))
+    study = load_study(unique_name, storage)
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(trials) == 3
     for trial in trials:
-        values = TrialRecord.from_trial(trial).hypermodel["hyperparameters"]
+        values = stored_config(study, trial).hypermodel["hyperparameters"]
         # Only the active branch is searched; the batch size the hypermodel's fit chose is recorded.
         assert values == trial.params and {"multiplier", "head", "batch_size"} <= set(values)
         assert ("head_units" in values) == (values["head"] == "dense")
@@ -179,8 +182,10 @@ def test_a_study_file_runs_a_hypermodel_with_workers_and_exports_it(tmp_path, un
     out = tmp_path / "export"
     run_cli("export", unique_name, "--out", out, "--storage", storage)
     config = json.loads((out / "config.json").read_text())
-    record = TrialRecord.from_trial(load_study(unique_name, storage).best_trial)
-    assert config["hypermodel"] == record.hypermodel and "architecture" not in config
+    best_study = load_study(unique_name, storage)
+    record = TrialRecord.from_trial(best_study.best_trial)
+    assert config["hypermodel"] == stored_config(best_study, best_study.best_trial).hypermodel
+    assert "architecture" not in config
     assert config["hypermodel"]["arguments"] == {"width": 4}
     # Its fit picked the batch size (a hyperparameter above): train keeps what ressearch decided.
     assert config["train"] == {"schema_version": 1, "epochs": 2, "early_stopping_patience": None}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 from optuna.trial import TrialState, create_trial
+from rich.cells import cell_len
 
 from ressearch.config import ArchitectureConfig, BlockFamily, StudyDefinition, TrainConfig
 from ressearch.config.blocks import register_block, unregister_block
@@ -242,7 +244,16 @@ def _fake_study(storage: str, name: str, folder: Path, *, definition: dict, **tr
 
 
 def _nothing_stored(storage: str, name: str, folder: Path) -> bool:
-    return ABLATION_ATTR not in load_study(name, storage).user_attrs and not (folder / "artifacts").exists()
+    # The fake studies share one artifact folder, which holds their study.json files and nothing else.
+    backend = open_storage(storage, heartbeat=False)
+    study_files = set()
+    for summary in optuna.get_all_study_summaries(backend):
+        meta = StudyMeta.from_study(load_study(summary.study_name, backend))
+        study_files |= {meta.study_file} if meta is not None else set()
+    stored = (
+        {path.name for path in (folder / "artifacts").iterdir()} if (folder / "artifacts").exists() else set()
+    )
+    return ABLATION_ATTR not in load_study(name, backend).user_attrs and stored <= study_files
 
 
 def test_bad_input_is_one_line_and_stores_nothing(tmp_path, unique_name):
@@ -322,8 +333,28 @@ def ablated(tmp_path_factory: pytest.TempPathFactory) -> Ablated:
     ran = cli("run", path, "--storage", storage, "--artifacts", artifacts)
     assert ran.exit_code == 0, ran.output
     out = folder / "out"
-    result = cli("ablate", name, "--storage", storage, "--seeds", 2, "--epochs", 1, "--out", out)
-    assert result.exit_code == 0, result.output
+    # As a person's 80-column terminal shows it, in a process of its own.
+    result = subprocess.run(
+        [
+            *RESSEARCH,
+            "ablate",
+            name,
+            "--storage",
+            storage,
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
     return Ablated(name, storage, artifacts, out, result.stdout, result.stderr)
 
 
@@ -340,14 +371,21 @@ def test_the_table_compares_found_plain_and_the_other_block_types(ablated):
     assert result is not None
     assert [item.name for item in result.variants] == ["found", "plain", "preact", "bottleneck"]
     assert ablated.stdout.startswith(f"val_accuracy (maximize) of trial {result.trial} retrained, 2 seeds")
+    # 80 columns: the table fits, nothing is cut; the networks are listed under it. (The last
+    # line names the --out folder: a path is not wrapped.)
+    *lines, written = ablated.stdout.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines) and "written to" in written, ablated.stdout
+    assert "…" not in ablated.stdout
     header = ablated.stdout.split("┡")[0]
-    for word in ("variant", "block", "params", "mean ± std", "Δ vs found", "p", "n"):
+    for word in ("variant", "model_params", "mean ± std", "Δ vs found", "p", "n"):
         assert word in header, header
+    below = " ".join(ablated.stdout.split("┘")[1].split())
     for item in result.variants:
         row = _row(ablated.stdout, item.name)
         assert item.spread.n == 2 and row.rstrip().endswith("│ 2 │")
         assert f"{item.spread.mean:.4f} ±" in row
         assert f"{item.model_params:,}" in row
+        assert f"{item.name}: {item.description}" in below
         if item.name == "found":
             assert item.paired is None
         else:

@@ -21,7 +21,7 @@ from ressearch.errors import ConfigError, StorageError
 from ressearch.results import export_study
 from ressearch.search import StudyMeta, TrialRecord, run_study
 from ressearch.storage import download_model, load_study, open_storage
-from tests.helpers import one_line, tiny_study
+from tests.helpers import one_line, stored_config, stored_measurements, tiny_study
 
 SECRET = "hunter2-very-secret"
 EXPORTED = {"config.json", "model.keras", "metrics.json", "preprocessing.json", "trials.csv"}
@@ -65,18 +65,25 @@ def test_export_writes_the_best_trials_files(ran, tmp_path):
     assert {path.name for path in out.iterdir()} == EXPORTED
     assert not _leftovers(out)
 
+    config = stored_config(study, trial)
     assert json.loads((out / "config.json").read_text()) == {
         "schema_version": 1,
         "study": ran.name,
         "trial": trial.number,
-        "architecture": record.architecture,
-        "train": record.train,
+        "architecture": config.architecture,
+        "train": config.train,
     }
+    # The export's config.json is the trial's own, byte for byte as JSON.
+    assert json.loads((out / "config.json").read_text()) == config.to_json(study=ran.name, trial=trial.number)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["number"] == trial.number and metrics["metric"] == "val_accuracy"
     assert metrics["value"] == trial.value and metrics["directions"] == ["maximize"]
     assert metrics["params"] == trial.params and metrics["model_params"] == record.model_params > 0
-    assert metrics["epochs"] == 1 and metrics["curve"] == record.curve and metrics["split_seed"] == 0
+    assert (
+        metrics["epochs"] == 1
+        and metrics["curve"] == stored_measurements(study, trial).curve
+        and metrics["split_seed"] == 0
+    )
     assert metrics["data"] == meta.definition["data"] and metrics["data_summary"] == meta.data
     preprocessing = json.loads((out / "preprocessing.json").read_text())
     assert preprocessing == {**meta.preprocessing, "class_names": meta.class_names}

@@ -26,7 +26,7 @@ from ressearch.errors import ConfigError, StorageError, StudyNotFoundError
 from ressearch.results.report import PAGE, ReportResult, Section, write_report
 from ressearch.search import StudyMeta, TrialRecord, run_study
 from ressearch.storage import load_study, open_storage
-from tests.helpers import cli, one_line, tiny_study
+from tests.helpers import cli, one_line, stored_config, tiny_study
 
 SINGLE_PLOTS = {
     "optimization_history",
@@ -196,7 +196,8 @@ def test_the_table_ranks_the_best_trials_with_their_size_and_architecture(ran, w
             f"{record.model_params:,}" if record.model_params >= 1000 else str(record.model_params)
         )
         assert epochs == "2" and duration.endswith(" s")
-        assert described == ArchitectureConfig.from_dict(record.architecture).describe()
+        config = stored_config(study, trial)
+        assert described == record.network == ArchitectureConfig.from_dict(config.architecture).describe()
 
 
 @pytest.mark.slow

@@ -104,7 +104,11 @@ def test_the_target_is_the_n_trials_the_study_was_last_run_to(tmp_path: Path):
     from ressearch.config.study import StudyDefinition
     from tests.helpers import tiny_study
 
+    storage = open_storage(f"sqlite:///{tmp_path / 'target.db'}", heartbeat=False)
+    study = optuna.create_study(study_name="target", storage=storage)
     definition = StudyDefinition.from_dict(tiny_study("target", study={"n_trials": 7}))
-    attrs = StudyMeta(definition=definition.to_dict(), artifacts=str(tmp_path)).to_attrs()
-    assert study_target(attrs, "target") == 7
-    assert study_target({}, "other") is None
+    StudyMeta(definition=definition.to_dict(), artifacts=str(tmp_path / "artifacts")).write(study)
+    assert study_target(study.user_attrs, "target") == 7
+    assert study_target({}, "other") is None  # not a ressearch study
+    (tmp_path / "artifacts").rename(tmp_path / "moved")  # its study.json is not where it says
+    assert study_target(study.user_attrs, "target") is None

@@ -155,12 +155,14 @@ def test_a_hypermodel_trial_records_its_values():
     built = hypermodel_trial(trial, fixed={"kind": "wide"}, train={"epochs": 2, "batch_size": [16, 32]})
     model = built.build()
     assert isinstance(model, keras.Model) and not built.own_fit
-    recorded = HypermodelConfig.from_dict(trial.user_attrs["hypermodel"])
+    assert built.config is not None and built.config.hypermodel is not None  # the caller stores it
+    recorded = HypermodelConfig.from_dict(built.config.hypermodel)
     assert recorded.hypermodel == REFERENCE and recorded.hyperparameters == built.hp.values
     assert recorded.hyperparameters["kind"] == "wide" and "kind" not in trial.params
-    # The hypermodel compiles its own model: the record keeps only the settings fit used.
+    assert trial.user_attrs["network"] == recorded.describe()  # the record shows the network at once
+    # The hypermodel compiles its own model: the config keeps only the settings fit used.
     used = {"schema_version": 1, "epochs": 2, "batch_size": trial.params["batch_size"]}
-    assert trial.user_attrs["train"] == {**used, "early_stopping_patience": None}
+    assert built.config.train == {**used, "early_stopping_patience": None}
 
 
 @pytest.mark.parametrize(

@@ -57,15 +57,18 @@ def test_sample_alone_records_the_trial_before_training(storage_url, unique_name
     record = TrialRecord.from_trial(running)
     assert record == TrialRecord(
         version=RECORD_VERSION,
-        architecture=sampled.architecture.to_dict(),
-        train=sampled.train.to_dict(),
+        network=sampled.architecture.describe(),
+        max_epochs=sampled.train.epochs,
+        config_artifact=record.config_artifact,
         seed=sampled.seed,
         worker=worker_name(),
         worker_started=process_start_time(os.getpid()),
     )
     assert record.worker_started is not None  # with the pid, it tells this process from a later one
-    assert ArchitectureConfig.from_dict(record.architecture) == sampled.architecture
-    assert TrainConfig.from_dict(record.train) == sampled.train
+    config = record.config(tmp_path / "models")  # its config.json, uploaded before it trains
+    assert config is not None and config.architecture is not None and config.train is not None
+    assert ArchitectureConfig.from_dict(config.architecture) == sampled.architecture
+    assert TrainConfig.from_dict(config.train) == sampled.train
     assert sampled.train == TrainConfig(epochs=2, batch_size=64, optimizer="adam", learning_rate=0.01)
     study.tell(trial, state=TrialState.FAIL)
 
@@ -91,21 +94,26 @@ def test_train_and_record_give_the_recorded_value(storage_url, unique_name, tmp_
     (frozen,) = stored_trials(storage_url, unique_name)
     record = TrialRecord.from_trial(frozen)
     assert frozen.state == TrialState.COMPLETE
+    measured = record.measurements(tmp_path / "models")  # its metrics.json
     assert frozen.value == value == record.metrics["val_accuracy"] == result.metrics["val_accuracy"]
+    assert record.metrics == {"val_accuracy": value}  # the objective in the record, the rest in metrics.json
+    assert measured.metrics == result.metrics and measured.seconds == result.seconds
     assert math.isfinite(value) and 0.0 <= value <= 1.0
     assert record.model_artifact == artifact_id
     assert (tmp_path / "models" / artifact_id).stat().st_size > 0
-    assert record.model_params == result.model_params == int(record.metrics["model_params"])
-    assert record.epochs == 2 and record.curve == recorder.curve
-    assert len(record.curve["loss"]) == len(record.curve["val_accuracy"]) == 2
+    assert record.model_params == result.model_params == int(measured.metrics["model_params"])
+    assert record.epochs == measured.epochs == 2 and measured.curve == recorder.curve
+    assert len(measured.curve["loss"]) == len(measured.curve["val_accuracy"]) == 2
     # Each epoch was reported to the trial, though the study does not prune: the dashboard plots them.
-    assert [frozen.intermediate_values[step] for step in (0, 1)] == record.curve["val_accuracy"]
+    assert [frozen.intermediate_values[step] for step in (0, 1)] == measured.curve["val_accuracy"]
     # And told to whoever watches the run, epoch by epoch.
     assert [(event.number, event.epoch, event.epochs) for event in events] == [(0, 1, 2), (0, 2, 2)]
-    assert [event.metrics["val_accuracy"] for event in events] == record.curve["val_accuracy"]
+    assert [event.metrics["val_accuracy"] for event in events] == measured.curve["val_accuracy"]
     assert events[0].elapsed <= events[1].elapsed
     # What sample recorded before training is still there.
-    assert record.architecture == sampled.architecture.to_dict() and record.seed == sampled.seed
+    config = record.config(tmp_path / "models")
+    assert config is not None and config.architecture == sampled.architecture.to_dict()
+    assert record.seed == sampled.seed
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from ressearch.config import parse_study
 from ressearch.data import load_dataset
 from ressearch.search import TrialRecord, run_study
 from ressearch.storage import download_model, load_study
+from tests.helpers import stored_config, stored_measurements
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +58,12 @@ def test_a_small_diabetes_study_is_within_ten_percent_of_ridge(tmp_path):
     assert best <= 1.10 * baseline, f"best val_rmse {best:.2f}, RidgeCV {baseline:.2f}"
 
     # The stored model predicts in the target's units, with no step after model.predict.
-    trial = load_study("diabetes", storage).best_trial
+    study = load_study("diabetes", storage)
+    trial = study.best_trial
     record = TrialRecord.from_trial(trial)
-    assert record.architecture["output_std"] == pytest.approx(float(np.std(dataset.y_train)), rel=1e-6)
+    assert stored_config(study, trial).architecture["output_std"] == pytest.approx(
+        float(np.std(dataset.y_train)), rel=1e-6
+    )
     path = tmp_path / "model.keras"
     download_model(tmp_path / "artifacts", record.model_artifact, path, trial_number=trial.number)
     import ressearch.arch.layers  # noqa: F401  (registers the custom layers for loading)
@@ -68,4 +72,4 @@ def test_a_small_diabetes_study_is_within_ten_percent_of_ridge(tmp_path):
     assert rmse(predicted, dataset.y_val) == pytest.approx(best, rel=1e-4)
     assert abs(float(np.mean(predicted)) - float(np.mean(dataset.y_val))) < 0.5 * float(np.std(dataset.y_val))
     # The loss was computed on the standardised scale: of the order of 1, not of the target's variance.
-    assert record.curve["loss"][-1] < 2.0
+    assert stored_measurements(study, trial).curve["loss"][-1] < 2.0

@@ -107,6 +107,7 @@ def test_finished_trials_leave_out_interrupted_and_running_ones(storage_url, uni
 
 def test_a_second_prepare_resumes_and_counts_only_finished_trials(storage_url, unique_name, tmp_path):
     first = prepare(definition(unique_name), storage=storage_url, artifacts=tmp_path / "models")
+    first_file = StudyMeta.from_study(first.study).study_file
     drive_by_hand(first.study)
     # No --artifacts this time: the study's metadata says where its models are.
     again = prepare(definition(unique_name, study={"n_trials": 4}), storage=storage_url)
@@ -118,3 +119,7 @@ def test_a_second_prepare_resumes_and_counts_only_finished_trials(storage_url, u
     meta = StudyMeta.from_study(again.study)
     assert meta.study_definition().settings.n_trials == 4
     assert meta.artifacts == str(first.artifacts)
+    # The changed study file replaced the first study.json; a run with the same file writes none.
+    assert meta.study_file != first_file and not (first.artifacts / str(first_file)).exists()
+    third = prepare(definition(unique_name, study={"n_trials": 4}), storage=storage_url)
+    assert StudyMeta.from_study(third.study).study_file == meta.study_file

@@ -76,3 +76,47 @@ def test_width_growth_and_head_layers():
     config = sample(optuna.trial.FixedTrial({}), space, input_shape=(5,), outputs=1)
     assert config.widths == (8, 12, 18)
     assert config.head_units == (32, 32)
+
+
+EMBEDDING_SPACE = {
+    # The sizes first: each is sampled only for the embeddings that use it, whatever the order.
+    "embedding_bins": [4, 8],
+    "embedding_sigma": {"low": 0.01, "high": 1.0, "log": True},
+    "embedding_frequencies": [8, 16],
+    "embedding_dim": [4, 8],
+    "embedding_lite": [False, True],
+    "numeric_embedding": ["none", "periodic", "plr", "piecewise_linear"],
+    "width": 8,
+}
+EMBEDDING_SIZES = {
+    "none": set(),
+    "periodic": {"embedding_frequencies", "embedding_sigma"},
+    "plr": {"embedding_frequencies", "embedding_sigma", "embedding_dim", "embedding_lite"},
+    "piecewise_linear": {"embedding_bins", "embedding_dim"},
+}
+
+
+def test_numeric_embeddings_are_a_dimension_with_their_sizes_as_keys():
+    space = ArchitectureSpace.from_dict(EMBEDDING_SPACE)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(24):
+        trial = study.ask()
+        config = sample(trial, space, input_shape=(6,), outputs=2, continuous_features=(0, 1, 3))
+        kind = config.numeric_embedding
+        seen.add(kind)
+        sizes = set(trial.params) - {"numeric_embedding"}
+        assert sizes == EMBEDDING_SIZES[kind], (kind, trial.params)
+        assert config.continuous_features == (0, 1, 3)
+        again = optuna.trial.FixedTrial(trial.params)
+        assert sample(again, space, input_shape=(6,), outputs=2, continuous_features=(0, 1, 3)) == config
+        study.tell(trial, 0.0)
+    assert seen == set(EMBEDDING_SIZES)
+
+
+def test_numeric_embeddings_are_not_sampled_for_conv_inputs():
+    space = ArchitectureSpace.from_dict(EMBEDDING_SPACE)
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    config = sample(trial, space, input_shape=(8, 8, 1), outputs=10)
+    assert config.numeric_embedding == "none" and config.continuous_features is None
+    assert not set(trial.params) & set(EMBEDDING_SPACE)

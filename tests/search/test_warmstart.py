@@ -17,7 +17,7 @@ from ressearch.search.space import sample, sample_train
 from ressearch.search.warmstart import new_warm_starts, resolve_warm_starts, top_trials
 from ressearch.storage.studies import study_names
 from ressearch.storage.urls import open_storage
-from tests.helpers import one_line, tiny_study
+from tests.helpers import one_line, stored_config, tiny_study
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Heartbeat of storage is supposed to be used with Study.optimize"
@@ -205,7 +205,7 @@ def test_a_warm_start_enqueued_twice_at_once_runs_once(unique_name, tmp_path):
         "surplus: a second copy of trial 0's warm start"
     )
     assert [record.warm_start for record in records] == ["narrow.json", "narrow.json", None]
-    assert records[0].architecture["widths"] == [4]
+    assert stored_config(prepared.study, trials[0]).architecture["widths"] == [4]
 
 
 def test_top_trials_of_several_objectives_are_the_pareto_set_by_number():

@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ressearch.config.architecture import ArchitectureConfig
-from ressearch.search import EpochEvent, TrialEvent, TrialRecord
+from ressearch.search import EpochEvent, TrialConfig, TrialEvent, TrialRecord
 from ressearch.search.retry import StaleTrialRetry
 from ressearch.search.watch import StudyWatcher
 
@@ -18,9 +18,8 @@ ARCHITECTURE = ArchitectureConfig(input_shape=(8, 8, 1), outputs=10, depths=(2,)
 
 def _started(study: optuna.Study, epochs: int = 3) -> optuna.Trial:
     trial = study.ask()
-    TrialRecord.started(
-        architecture=ARCHITECTURE.to_dict(), train={"epochs": epochs}, seed=0, worker="host:1"
-    ).write(trial)
+    config = TrialConfig(architecture=ARCHITECTURE.to_dict(), train={"epochs": epochs})
+    TrialRecord.started(trial, None, config, seed=0, worker="host:1")
     return trial
 
 

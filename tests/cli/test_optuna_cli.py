@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,18 @@ def test_optuna_prints_short_lines_and_each_trial_keeps_its_config_and_metrics(
 ):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study_file = write_study(tiny_study(unique_name, study={"n_trials": 3, "pruner": "none"}))
-    ran = cli("run", study_file, "--storage", storage)
-    assert ran.exit_code == 0, ran.output[-3000:]
+    # The study attribute names its artifact folder in full, so the line grows with that path:
+    # here a short one, as in a project folder, not pytest's 80-character tmp_path.
+    artifacts = Path(tempfile.mkdtemp(prefix="rs-", dir="/tmp"))
+    try:
+        ran = cli("run", study_file, "--storage", storage, "--artifacts", str(artifacts))
+        assert ran.exit_code == 0, ran.output[-3000:]
+        _check(storage, unique_name, tmp_path)
+    finally:
+        shutil.rmtree(artifacts, ignore_errors=True)
+
+
+def _check(storage: str, unique_name: str, tmp_path: Path) -> None:
 
     studies = _optuna("studies", "--storage", storage)
     assert max(map(len, studies)) <= 300, "\n".join(studies)

@@ -207,13 +207,13 @@ def test_a_study_file_runs_a_hypermodel_with_workers_and_exports_it(tmp_path, un
 
 def test_hyperresnet_runs_through_the_bridge_and_its_export_loads(tmp_path, unique_name):
     """KerasTuner's HyperResNet, its depth fixed to the smallest (ResNet-50 v2, 23.6M parameters)
-    and SGD (no optimizer slots in the saved file): 2 trials of 1 epoch on 120 digits."""
+    and SGD (no optimizer slots in the saved file): 1 trial of 1 epoch on 120 digits (40 s of fit)."""
     study_file = tmp_path / "study.yaml"
     study = {
         "study": {
             "name": unique_name,
             "metric": "val_accuracy",
-            "n_trials": 2,
+            "n_trials": 1,
             "sampler": "random",
             "pruner": "none",
         },
@@ -229,7 +229,7 @@ def test_hyperresnet_runs_through_the_bridge_and_its_export_loads(tmp_path, uniq
     result = cli("run", study_file, "--storage", storage, "--artifacts", tmp_path / "artifacts")
     assert result.exit_code == 0, result.output
     trials = load_study(unique_name, storage).trials
-    assert [trial.state for trial in trials] == [TrialState.COMPLETE] * 2
+    assert [trial.state for trial in trials] == [TrialState.COMPLETE]
     assert all(set(trial.params) == {"pooling", "learning_rate"} for trial in trials)
 
     out = tmp_path / "export"

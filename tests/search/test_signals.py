@@ -26,7 +26,7 @@ from tests.search.helpers import RESSEARCH, running_trials
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 30
+EPOCHS = 12  # a dozen tiny epochs: the signal lands after two, with ten still to go
 
 
 def _checkpointed_epochs(folder: Path) -> int:

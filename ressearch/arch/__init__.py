@@ -7,6 +7,13 @@ must not import Optuna, the data, training, storage, search, results or CLI laye
 
 from ressearch.arch.blocks import LayerKit, residual_block
 from ressearch.arch.builder import ModelSummary, adapt_model, build_model, summarize
+from ressearch.arch.ensemble import (
+    BatchEnsembleDense,
+    EnsembleMean,
+    EnsembleModel,
+    EnsembleView,
+    MemberDense,
+)
 from ressearch.arch.layers import (
     ChannelPad,
     Columns,
@@ -18,11 +25,16 @@ from ressearch.arch.layers import (
 )
 
 __all__ = [
+    "BatchEnsembleDense",
     "ChannelPad",
     "Columns",
     "Destandardize",
     "DropBlock",
+    "EnsembleMean",
+    "EnsembleModel",
+    "EnsembleView",
     "LayerKit",
+    "MemberDense",
     "ModelSummary",
     "PeriodicEmbedding",
     "PiecewiseLinearEmbedding",

@@ -14,6 +14,7 @@ from typing import Any
 
 import keras
 
+from ressearch.arch.ensemble import BatchEnsembleDense, Scaling
 from ressearch.arch.layers import ChannelPad, StochasticDepth
 from ressearch.config.architecture import ArchitectureConfig
 
@@ -28,11 +29,20 @@ class LayerKit:
     def __init__(self, config: ArchitectureConfig) -> None:
         self.config = config
         self.rank = config.rank
+        self.members = config.ensemble_k  # dense layers shared by this many networks (TabM)
         self._use_bias = config.normalization == "none"
 
-    def weight(self, x: Tensor, width: int, *, kernel: int, strides: int, name: str) -> Tensor:
-        if self.rank == 1:
-            layer: keras.layers.Layer = keras.layers.Dense(
+    def weight(
+        self, x: Tensor, width: int, *, kernel: int, strides: int, name: str, first: bool = False
+    ) -> Tensor:
+        """A weight layer; ``first``: the network's first one, where ensemble members part."""
+        if self.rank == 1 and self.members > 1:
+            scaling, chunks = self._first_scaling() if first else ("ones", None)
+            layer: keras.layers.Layer = BatchEnsembleDense(
+                width, self.members, self._use_bias, scaling, chunks, "he_normal", name=name
+            )
+        elif self.rank == 1:
+            layer = keras.layers.Dense(
                 width, use_bias=self._use_bias, kernel_initializer="he_normal", name=name
             )
         else:
@@ -47,6 +57,26 @@ class LayerKit:
                 name=name,
             )
         return layer(x)
+
+    def _first_scaling(self) -> tuple[Scaling, list[int] | None]:
+        """TabM: random signs per input column; after a numeric embedding, a normal draw per
+        column, shared by the units that embed it (the embedding's outputs come first)."""
+        config = self.config
+        embedded = config.embedded_columns
+        if not embedded:
+            return "random_signs", None
+        size = config.embedding_dim
+        if config.numeric_embedding == "periodic":
+            size = 2 * config.embedding_frequencies
+        others = config.input_shape[0] - len(embedded)
+        return "normal", [size] * len(embedded) + [1] * others
+
+    def dense(self, x: Tensor, units: int, name: str) -> Tensor:
+        """A dense layer with a bias and the configured activation (the head's hidden layers)."""
+        if self.members == 1:
+            return keras.layers.Dense(units, activation=self.config.activation, name=name)(x)
+        x = BatchEnsembleDense(units, self.members, kernel_initializer="glorot_uniform", name=name)(x)
+        return self.act(x, f"{name}_act")
 
     def norm(self, x: Tensor, name: str) -> Tensor:
         if self.config.normalization == "batch":

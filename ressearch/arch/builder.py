@@ -13,6 +13,13 @@ from typing import Any
 import keras
 
 from ressearch.arch.blocks import LayerKit, residual_block
+from ressearch.arch.ensemble import (
+    BatchEnsembleDense,
+    EnsembleMean,
+    EnsembleModel,
+    EnsembleView,
+    MemberDense,
+)
 from ressearch.arch.layers import (
     Columns,
     Destandardize,
@@ -44,6 +51,7 @@ def _stem(kit: LayerKit, inputs: Tensor) -> Tensor:
         kernel=config.stem_kernel_size,
         strides=config.stem_strides,
         name="stem_conv" if config.rank > 1 else "stem_dense",
+        first=True,
     )
     # A pre-activation net starts each block with BN-ReLU, so its stem is the bare weight layer.
     if not config.uses_preactivation:
@@ -90,11 +98,13 @@ def _head(kit: LayerKit, x: Tensor) -> Tensor:
     elif config.rank == 3:
         x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
     for i, units in enumerate(config.head_units, start=1):
-        x = keras.layers.Dense(units, activation=config.activation, name=f"head_dense{i}")(x)
+        x = kit.dense(x, units, f"head_dense{i}")
         x = kit.dropout(x, config.head_dropout, f"head_drop{i}")
     activation = "linear"
     if config.head == "classification":
         activation = "sigmoid" if config.outputs == 1 else "softmax"
+    if kit.members > 1:
+        return _member_head(config, x, activation)
     # float32 outputs keep losses stable under a mixed-precision policy.
     if not config.rescales_output:
         return keras.layers.Dense(config.outputs, activation=activation, dtype="float32", name="predictions")(
@@ -102,6 +112,17 @@ def _head(kit: LayerKit, x: Tensor) -> Tensor:
         )
     x = keras.layers.Dense(config.outputs, activation=activation, dtype="float32", name="standardised")(x)
     return Destandardize(config.output_mean, config.output_std, dtype="float32", name="predictions")(x)
+
+
+def _member_head(config: ArchitectureConfig, x: Tensor, activation: str) -> Tensor:
+    """Each member's own output layer, then the members' mean (members as such while training)."""
+    name = "member_standardised" if config.rescales_output else "member_predictions"
+    x = MemberDense(config.outputs, config.ensemble_k, activation, dtype="float32", name=name)(x)
+    if config.rescales_output:
+        x = Destandardize(config.output_mean, config.output_std, dtype="float32", name="member_predictions")(
+            x
+        )
+    return EnsembleMean(dtype="float32", name="predictions")(x)
 
 
 def build_model(config: ArchitectureConfig) -> keras.Model:
@@ -114,7 +135,10 @@ def build_model(config: ArchitectureConfig) -> keras.Model:
     """
     kit = LayerKit(config)
     inputs = keras.Input(shape=config.input_shape, name="inputs")
-    x = _stem(kit, _embed(config, inputs))
+    x = _embed(config, inputs)
+    if config.ensemble_k > 1:  # the embedding is shared; the members part here
+        x = EnsembleView(config.ensemble_k, name="ensemble_view")(x)
+    x = _stem(kit, x)
     root_input = x
     total_blocks = sum(config.depths)
     block_index = 0
@@ -146,6 +170,8 @@ def build_model(config: ArchitectureConfig) -> keras.Model:
         skip = kit.shortcut(root_input, config.widths[-1], strides=total_stride, name="root_ror")
         x = kit.add([skip, x], "root_ror_add")
     outputs = _head(kit, x)
+    if config.ensemble_k > 1:
+        return EnsembleModel(inputs, outputs, name=config.name)
     return keras.Model(inputs, outputs, name=config.name)
 
 
@@ -199,7 +225,10 @@ def summarize(config: ArchitectureConfig, model: keras.Model | None = None) -> M
     weight_layers = sum(
         1
         for layer in model.layers
-        if isinstance(layer, keras.layers.Dense | keras.layers.Conv1D | keras.layers.Conv2D)
+        if isinstance(
+            layer,
+            keras.layers.Dense | keras.layers.Conv1D | keras.layers.Conv2D | BatchEnsembleDense | MemberDense,
+        )
         and not layer.name.endswith("_proj")
     )
     trainable = sum(int(keras.ops.size(weight)) for weight in model.trainable_weights)

@@ -28,7 +28,8 @@ def load_model(path: str | Path) -> keras.Model:
     """
     import keras
 
-    import ressearch.arch.layers  # noqa: F401  (registers the custom layers for loading)
+    import ressearch.arch.ensemble
+    import ressearch.arch.layers  # noqa: F401
 
     file = Path(path)
     if not file.is_file():

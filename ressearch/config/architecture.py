@@ -141,6 +141,14 @@ class ArchitectureConfig(FrozenConfig):
     embedding_lite: Annotated[bool, _embedding_key("plr")] = False
     embedding_bins: Annotated[int, Field(ge=2, le=1024), _embedding_key("piecewise_linear")] = 48
 
+    # Dense inputs: one network that acts as ensemble_k networks (TabM, Gorishniy et al. 2025;
+    # BatchEnsemble, Wen et al. 2020). After the embedding each row is copied to the k members;
+    # every dense layer shares its kernel among them and scales its input and output per member,
+    # the first one from random signs (normal with an embedding), so members differ from the
+    # start; each member has its own output layer. Training minimises the mean of the members'
+    # losses; metrics and predictions see the mean of their outputs. 1: a single network.
+    ensemble_k: Annotated[int, Field(ge=1, le=256), Search(ranks=(1,))] = 1
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if len(self.depths) != len(self.widths):
@@ -179,6 +187,11 @@ class ArchitectureConfig(FrozenConfig):
         if self.rank == 1 and self.dropblock_rate > 0:
             raise ValueError("dropblock_rate applies to conv inputs (rank 2 or 3), not to dense inputs")
         self._check_embedding()
+        if self.rank != 1 and self.ensemble_k != 1:
+            raise ValueError(
+                f"ensemble_k applies to dense inputs (rank 1), and input_shape {list(self.input_shape)} "
+                f"has rank {self.rank}: use ensemble_k 1"
+            )
         return self
 
     def _check_embedding(self) -> None:
@@ -260,6 +273,9 @@ class ArchitectureConfig(FrozenConfig):
             >>> ArchitectureConfig(input_shape=(30,), outputs=1, depths=(2,), widths=(64,),
             ...                    numeric_embedding="plr", embedding_lite=True).describe()
             'basic dense, 1x2 blocks, widths 64, skip 2, embedding plr lite 48 frequencies sigma 0.01 -> 24'
+            >>> ArchitectureConfig(input_shape=(30,), outputs=1, depths=(2,), widths=(64,),
+            ...                    ensemble_k=32).describe()
+            'basic dense, 1x2 blocks, widths 64, skip 2, ensemble 32'
         """
         kind = {1: "dense", 2: "conv1d", 3: "conv2d"}[self.rank]
         if len(set(self.depths)) == 1:
@@ -276,6 +292,8 @@ class ArchitectureConfig(FrozenConfig):
             parts.append(f"expansion {self.expansion:g}")
         if self.numeric_embedding != "none":
             parts.append(f"embedding {self._embedding_sizes()}")
+        if self.ensemble_k > 1:
+            parts.append(f"ensemble {self.ensemble_k}")
         optional = (
             ("RoR", self.ror_levels),
             ("dropout", self.dropout),

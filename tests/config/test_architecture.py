@@ -52,6 +52,9 @@ def test_configs_are_frozen():
         ({"input_shape": [4], "embedding_sigma": -0.1}, "embedding_sigma: Input should be greater"),
         ({"input_shape": [4], "continuous_features": [0, 4]}, "column positions below the input's 4 columns"),
         ({"input_shape": [4], "continuous_features": [1, 1]}, "continuous_features must increase"),
+        ({"ensemble_k": 4}, "ensemble_k applies to dense inputs (rank 1), and input_shape [32, 32, 3]"),
+        ({"input_shape": [4], "ensemble_k": 0}, "architecture.ensemble_k: Input should be greater than or"),
+        ({"input_shape": [4], "ensemble_k": 1000}, "architecture.ensemble_k: Input should be less than or"),
         (
             {"input_shape": [4], "continuous_features": [], "numeric_embedding": "piecewise_linear"},
             "this input has none (continuous_features is empty): use numeric_embedding 'none'",

@@ -39,6 +39,8 @@ def test_parse_scalars_lists_and_ranges():
         ({"embedding_bins": [1, 8]}, "space.embedding_bins[0]: Input should be greater than or equal to 2"),
         ({"embedding_dim": {"low": 4, "high": 4096}}, "space.embedding_dim.high: Input should be less than"),
         ({"embedding_sigma": 0.0}, "space.embedding_sigma: Input should be greater than 0"),
+        ({"ensemble_k": [1, 0]}, "space.ensemble_k[1]: Input should be greater than or equal to 1"),
+        ({"ensemble_k": {"low": 1, "high": 32.5}}, "space.ensemble_k.high: must be an integer for this key"),
         (
             {"numeric_embedding": ["none", "periodic"], "embedding_bins": 16},
             "space.embedding_bins: used only when numeric_embedding is piecewise_linear, and this "

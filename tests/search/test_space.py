@@ -120,3 +120,23 @@ def test_numeric_embeddings_are_not_sampled_for_conv_inputs():
     config = sample(trial, space, input_shape=(8, 8, 1), outputs=10)
     assert config.numeric_embedding == "none" and config.continuous_features is None
     assert not set(trial.params) & set(EMBEDDING_SPACE)
+
+
+def test_ensemble_k_is_a_dimension_of_dense_inputs_only():
+    space = ArchitectureSpace.from_dict({"ensemble_k": [1, 4, 32], "width": 8})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(12):
+        trial = study.ask()
+        config = sample(trial, space, input_shape=(6,), outputs=2)
+        seen.add(config.ensemble_k)
+        assert trial.params["ensemble_k"] == config.ensemble_k
+        assert sample(optuna.trial.FixedTrial(trial.params), space, input_shape=(6,), outputs=2) == config
+        study.tell(trial, 0.0)
+    assert seen == {1, 4, 32}
+    ranged = ArchitectureSpace.from_dict({"ensemble_k": {"low": 2, "high": 8, "step": 2}})
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    assert sample(trial, ranged, input_shape=(6,), outputs=2).ensemble_k in {2, 4, 6, 8}
+    conv = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    assert sample(conv, space, input_shape=(8, 8, 1), outputs=10).ensemble_k == 1
+    assert "ensemble_k" not in conv.params

@@ -173,9 +173,11 @@ def adapt_to_data(
     outputs: int,
     head: Literal["classification", "regression"] = "classification",
     output_scale: tuple[float, float] | None = None,
+    continuous_features: tuple[int, ...] | None = None,
 ) -> ArchitectureConfig:
-    """``config`` for this data: its input shape, outputs, head and output scale; conv-only
-    fields go back to their defaults on dense inputs, where they mean nothing.
+    """``config`` for this data: its input shape, outputs, head, output scale and continuous
+    columns (None: every column, or no tabular rows); conv-only fields go back to their defaults
+    on dense inputs, where they mean nothing.
 
     Raises:
         ConfigError: the network cannot take this data (a block type without this input rank).
@@ -188,9 +190,9 @@ def adapt_to_data(
         "head": head,
         "output_mean": mean,
         "output_std": std,
+        # The columns this data's embeddings take, not those of the data the config came from.
+        "continuous_features": continuous_features,
     }
-    if tuple(input_shape) != config.input_shape:  # its column positions were another input's
-        changes["continuous_features"] = None
     for name, info in ArchitectureConfig.model_fields.items():
         ranks = search_marker(ArchitectureConfig, name).ranks
         if ranks is not None and rank not in ranks:
@@ -334,6 +336,7 @@ def architecture_params(
     outputs: int,
     head: Literal["classification", "regression"] = "classification",
     output_scale: tuple[float, float] | None = None,
+    continuous_features: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """The params with which :func:`~ressearch.search.space.sample` makes ``config`` (adapted
     to this data, see :func:`adapt_to_data`).
@@ -344,7 +347,12 @@ def architecture_params(
         ConfigError: one line, ``FIELD VALUE cannot be made by this space: WHY``.
     """
     target = adapt_to_data(
-        config, input_shape=input_shape, outputs=outputs, head=head, output_scale=output_scale
+        config,
+        input_shape=input_shape,
+        outputs=outputs,
+        head=head,
+        output_scale=output_scale,
+        continuous_features=continuous_features,
     )
     presets: Sequence[str | None] = space.possible("preset") or (None,)
     first_error: ConfigError | None = None
@@ -428,6 +436,7 @@ def params_for(
     outputs: int,
     head: Literal["classification", "regression"] = "classification",
     output_scale: tuple[float, float] | None = None,
+    continuous_features: tuple[int, ...] | None = None,
     train: TrainConfig | None = None,
     train_space: TrainSpace | None = None,
 ) -> dict[str, Any]:
@@ -441,7 +450,13 @@ def params_for(
         ConfigError: the spaces cannot express a field; one line naming it and the key.
     """
     params = architecture_params(
-        architecture, space, input_shape=input_shape, outputs=outputs, head=head, output_scale=output_scale
+        architecture,
+        space,
+        input_shape=input_shape,
+        outputs=outputs,
+        head=head,
+        output_scale=output_scale,
+        continuous_features=continuous_features,
     )
     if train is not None:
         params.update(train_params(train, train_space or TrainSpace({})))

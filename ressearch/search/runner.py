@@ -317,6 +317,7 @@ def prepare(
             outputs=dataset.outputs,
             head="regression" if dataset.task == "regression" else "classification",
             output_scale=dataset.target_scale,
+            continuous_features=dataset.continuous_features,
             storage=backend,
             study_name=settings.name,
             grid=settings.sampler == "grid",

@@ -131,6 +131,7 @@ def resolve_warm_starts(
     outputs: int,
     head: Literal["classification", "regression"] = "classification",
     output_scale: tuple[float, float] | None = None,
+    continuous_features: tuple[int, ...] | None = None,
     storage: optuna.storages.BaseStorage | None = None,
     study_name: str = "",
     grid: bool = False,
@@ -164,6 +165,7 @@ def resolve_warm_starts(
                     outputs=outputs,
                     head=head,
                     output_scale=output_scale,
+                    continuous_features=continuous_features,
                     train=train,
                     train_space=train_space,
                 )

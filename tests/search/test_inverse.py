@@ -301,3 +301,23 @@ def test_a_block_type_without_this_input_rank_cannot_take_the_data():
             params_for(config, ArchitectureSpace.from_dict({}), input_shape=DENSE, outputs=10)
     finally:
         unregister_block("conv_only_toy")
+
+
+def test_the_continuous_columns_are_this_datas_not_those_the_config_came_from():
+    """A warm start from a table with other categorical columns embeds this table's numbers."""
+    space = ArchitectureSpace.from_dict(
+        {"depth": 1, "width": 8, "stages": 1, "numeric_embedding": ["none", "piecewise_linear"]}
+    )
+    config = ArchitectureConfig(
+        input_shape=DENSE,
+        outputs=3,
+        depths=(1,),
+        widths=(8,),
+        numeric_embedding="piecewise_linear",
+        continuous_features=(0, 1),
+    )
+    for columns in [(0, 5, 7), None]:
+        adapted = adapt_to_data(config, input_shape=DENSE, outputs=3, continuous_features=columns)
+        assert adapted.continuous_features == columns
+        params = params_for(config, space, input_shape=DENSE, outputs=3, continuous_features=columns)
+        assert params == {"numeric_embedding": "piecewise_linear"}

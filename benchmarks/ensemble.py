@@ -13,19 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from report import print_table, write_csv  # benchmarks/report.py
-
-from ressearch import ArchitectureConfig, TrainConfig
-from ressearch.data import DataConfig, load_dataset
-from ressearch.training import train_trial
-
-TRAIN = TrainConfig(epochs=10, batch_size=32, learning_rate=1e-3)
+from small_tables import compare  # benchmarks/small_tables.py
 
 
 def main() -> None:
@@ -35,35 +29,12 @@ def main() -> None:
     parser.add_argument("--sources", nargs="+", default=["breast_cancer", "wine"])
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/ensemble.csv"))
     args = parser.parse_args()
-    rows = []
-    for source in args.sources:
-        for members in args.members:
-            accuracies, losses, seconds, params = [], [], [], 0
-            for seed in range(args.seeds):
-                dataset = load_dataset(DataConfig(source=f"builtin:{source}"), seed=seed)
-                config = ArchitectureConfig(
-                    input_shape=dataset.input_shape,
-                    outputs=dataset.outputs,
-                    depths=(2,),
-                    widths=(32,),
-                    ensemble_k=members,
-                )
-                result = train_trial(config, TRAIN, dataset, seed=seed)
-                seconds.append(result.train_seconds)
-                accuracies.append(result.metrics["val_accuracy"])
-                losses.append(result.metrics["val_loss"])
-                params = result.model_params
-            rows.append(
-                {
-                    "data": source,
-                    "ensemble_k": members,
-                    "params": params,
-                    "val_accuracy": round(statistics.mean(accuracies), 4),
-                    "val_accuracy_sd": round(statistics.pstdev(accuracies), 4),
-                    "val_loss": round(statistics.mean(losses), 4),
-                    "train_seconds": round(statistics.mean(seconds), 1),
-                }
-            )
+    rows = compare(
+        {members: {"ensemble_k": members} for members in args.members},
+        column="ensemble_k",
+        sources=args.sources,
+        seeds=args.seeds,
+    )
     print_table(list(rows[0]), [list(row.values()) for row in rows])
     write_csv(args.csv, rows)
 

@@ -199,20 +199,63 @@ def export(
             help="Model files, comma-separated: keras (model.keras) and/or savedmodel (TensorFlow).",
         ),
     ] = "keras",
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit",
+            help="Retrain the best config on the training + validation rows, for the epochs it "
+            "needed (trains: takes about as long as the trial did).",
+        ),
+    ] = False,
+    ensemble: Annotated[
+        int | None,
+        typer.Option(
+            "--ensemble",
+            metavar="K",
+            help="Export one model averaging the K best trials' models (K >= 2; one objective).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Export the best model of study NAME into a new folder, atomically.
 
     Writes into --out only: config.json, model.keras (--format keras) and/or savedmodel/
     (--format savedmodel), metrics.json, preprocessing.json, trials.csv; several objectives: one
-    trial-N/ folder each and pareto.json.
+    trial-N/ folder each and pareto.json. --refit: the same files, the model retrained on the
+    training + validation rows (metrics.json says how under "refit"). --ensemble K: model.keras
+    and/or savedmodel/ averaging the K best trials, metrics.json (the members, the average's
+    validation metrics), preprocessing.json, members/trial-N/config.json, trials.csv.
     """
     from ressearch.results.export import export_study, parse_formats
 
     formats = parse_formats(model_formats)
-    if "savedmodel" in formats:
+    if refit or ensemble is not None or "savedmodel" in formats:
         import_tensorflow_quietly()
-    result = export_study(name, out_dir, storage=storage, artifacts=artifacts, force=force, formats=formats)
+    result = export_study(
+        name,
+        out_dir,
+        storage=storage,
+        artifacts=artifacts,
+        force=force,
+        formats=formats,
+        refit=refit,
+        ensemble=ensemble,
+    )
     trial_list = ", ".join(map(str, result.trials))
+    if result.ensemble is not None:
+        validation = ", ".join(f"{key} {value:.4g}" for key, value in result.ensemble["validation"].items())
+        out.print(
+            f"exported the mean of trials {trial_list} of {name} to {result.out} ({validation} on the "
+            "validation rows that chose them)",
+            markup=False,
+        )
+        return
+    for refitted in result.refits:
+        out.print(
+            f"refit trial {refitted['trial']} on {refitted['train_rows']:,} rows (training + validation) "
+            f"for {refitted['epochs']} epochs: {refitted['epochs_from']}",
+            markup=False,
+        )
     out.print(f"exported trial {trial_list} of {name} to {result.out}", markup=False)
 
 

@@ -104,17 +104,24 @@ class Dataset:
         return (float(scale["mean"]), float(scale["std"])) if scale else None
 
 
-def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None) -> Dataset:
+def load_dataset(
+    config: DataConfig, *, seed: int, base_dir: Path | None = None, merge_validation: bool = False
+) -> Dataset:
     """Load, split and preprocess the data ``config`` describes.
 
     The same config and seed give byte-identical arrays on every call, so the validation split
     can be re-created later (for export) by calling this again.
+
+    With ``merge_validation`` (a refit of a found config), the validation rows join the training
+    rows (after them, the split made as always) and none are left for validation; the recipe is
+    then fitted on all of those training rows.
 
     Args:
         config: The ``data:`` section of the study file.
         seed: Seeds the subsample (``max_rows``) and the train/validation split.
         base_dir: The folder relative paths resolve against (the study file's); default the
             current directory.
+        merge_validation: Train on the training and validation rows together; no validation rows.
 
     Raises:
         DataError: the data cannot be read or does not fit (one line naming what and where).
@@ -150,6 +157,8 @@ def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None)
         rows = np.sort(subsample(codes, task, class_names, size=config.max_rows, seed=seed, notes=notes))
         x, codes, source_rows = take(x, rows), codes[rows], source_rows[rows]
     train_rows, val_rows, stratified = split_rows(codes, task, class_names, config, seed=seed, notes=notes)
+    if merge_validation:
+        train_rows, val_rows = np.concatenate([train_rows, val_rows]), val_rows[:0]
     raw_train, raw_val = take(x, train_rows), take(x, val_rows)
 
     recipe: Recipe = {

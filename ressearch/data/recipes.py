@@ -220,7 +220,7 @@ def apply_image(recipe: Recipe, raw: Any) -> Array:
     if recipe["max_value"] is not None:
         pixels /= np.float32(recipe["max_value"])
     if recipe["flatten"]:
-        pixels = pixels.reshape(len(pixels), -1)
+        pixels = pixels.reshape(len(pixels), int(np.prod(pixels.shape[1:])))  # also for no rows
     return pixels
 
 

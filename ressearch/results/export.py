@@ -6,7 +6,15 @@ config; ``ressearch build DIR/config.json`` rebuilds the network either way), ``
 (the trained model) and/or ``savedmodel/`` (a TensorFlow SavedModel that serves without
 ressearch), ``metrics.json`` and ``preprocessing.json`` (the versioned recipe itself, with the
 class names: ``apply_preprocessing(json.load(file), rows)``); and ``trials.csv`` for the whole
-study. A multi-objective study exports its Pareto set, one sub-folder per trial. The folder is written
+study. A multi-objective study exports its Pareto set, one sub-folder per trial.
+
+Two options use more of what the search paid for. ``refit`` retrains each exported trial on the
+training and validation rows together, for the epochs it needed (:mod:`ressearch.results.refit`):
+its model.keras is that model, its preprocessing.json the recipe fitted on those rows, and its
+metrics.json says what was done under ``refit``. ``ensemble=K`` averages the K best trials'
+models into one model.keras (:mod:`ressearch.results.ensemble`), with the members' config.json
+files under ``members/trial-N/`` and the members and the averaged model's validation metrics in
+metrics.json under ``ensemble``. Both are served by ``predict`` as any export. The folder is written
 beside its destination and moved into place at the end, so a failed export leaves nothing
 half-written. No storage URL is ever written.
 """
@@ -15,19 +23,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import FrozenTrial
 
 from ressearch.errors import ConfigError
 from ressearch.results.folders import check_out_folder, staged_folder
-from ressearch.results.query import best_trials, describe_trial, trials_frame
+from ressearch.results.query import best_trials, describe_trial, metric_names, trials_frame
 from ressearch.search.record import CONFIG_SCHEMA_VERSION, StudyMeta, TrialRecord
 from ressearch.storage.artifacts import download_model
 from ressearch.storage.studies import load_study
+
+if TYPE_CHECKING:
+    from ressearch.results.refit import RefitResult
 
 __all__ = ["CONFIG_SCHEMA_VERSION", "EXPORT_FORMATS", "ExportResult", "export_study", "parse_formats"]
 
@@ -59,6 +70,8 @@ class ExportResult:
     out: Path
     trials: list[int]
     folders: list[Path]
+    refits: list[dict[str, Any]] = field(default_factory=list)  # what each --refit did
+    ensemble: dict[str, Any] | None = None  # the members and the averaged model's validation
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -70,6 +83,11 @@ def _write_models(
 ) -> None:
     keras_file = folder / "model.keras"
     download_model(artifacts, artifact_id, keras_file, trial_number=trial_number)
+    _keep_formats(keras_file, folder, formats)
+
+
+def _keep_formats(keras_file: Path, folder: Path, formats: Sequence[str]) -> None:
+    """From the ``model.keras`` written in ``folder``: the SavedModel if asked, the file if asked."""
     if "savedmodel" in formats:
         from ressearch.arch.saving import export_savedmodel, load_model
 
@@ -85,7 +103,11 @@ def _export_trial(
     folder: Path,
     artifacts: Path,
     formats: Sequence[str],
-) -> None:
+    *,
+    refit: bool = False,
+) -> dict[str, Any] | None:
+    """Write one trial's files into ``folder``; with ``refit``, its model retrained on every row
+    (what the refit did is returned, and kept in metrics.json)."""
     described = describe_trial(study, trial, artifacts=artifacts)
     record = TrialRecord.from_trial(trial)
     config = record.config(artifacts)
@@ -96,7 +118,9 @@ def _export_trial(
     ):
         raise ConfigError(f"trial {trial.number} of {study.study_name!r} has no stored model to export")
     folder.mkdir(parents=True, exist_ok=True)
-    _write_models(artifacts, record.model_artifact, folder, trial_number=trial.number, formats=formats)
+    refitted = _refit_models(study, meta, trial, folder, artifacts, formats) if refit else None
+    if refitted is None:
+        _write_models(artifacts, record.model_artifact, folder, trial_number=trial.number, formats=formats)
     # The network (an architecture config, or the hypermodel that rebuilds it from its values)
     # and its training: the trial's own config.json.
     _write_json(folder / "config.json", config.to_json(study=study.study_name, trial=trial.number))
@@ -120,12 +144,83 @@ def _export_trial(
             "data": definition.get("data"),
             "data_summary": meta.data,
             "split_seed": definition.get("study", {}).get("seed"),
+            **({"refit": refitted.to_json()} if refitted is not None else {}),
         },
     )
     _write_json(
         folder / "preprocessing.json",
-        {**meta.preprocessing, "class_names": meta.class_names},
+        refitted.preprocessing
+        if refitted is not None
+        else {**meta.preprocessing, "class_names": meta.class_names},
     )
+    return refitted.to_json() if refitted is not None else None
+
+
+def _refit_models(
+    study: optuna.Study,
+    meta: StudyMeta,
+    trial: FrozenTrial,
+    folder: Path,
+    artifacts: Path,
+    formats: Sequence[str],
+) -> RefitResult:
+    """Retrain ``trial`` on the training and validation rows; its model files into ``folder``."""
+    from ressearch.results.refit import refit_trial
+
+    keras_file = folder / "model.keras"
+    refitted = refit_trial(
+        study.study_name,
+        meta,
+        trial,
+        artifacts=artifacts,
+        metric=metric_names(study)[0],
+        direction=study.directions[0].name.lower(),
+        save_to=keras_file,
+    )
+    _keep_formats(keras_file, folder, formats)
+    return refitted
+
+
+def _export_ensemble(
+    study: optuna.Study,
+    meta: StudyMeta,
+    members: list[FrozenTrial],
+    folder: Path,
+    artifacts: Path,
+    formats: Sequence[str],
+) -> dict[str, Any]:
+    """Average the ``members``' models into ``folder``: model files, the members' configs under
+    ``members/trial-N/config.json``, metrics.json, preprocessing.json (the study's recipe, which
+    every member was trained and validated with)."""
+    from ressearch.results.ensemble import build_ensemble
+
+    ensemble = build_ensemble(study, meta, members, artifacts=artifacts)
+    keras_file = folder / "model.keras"
+    ensemble.model.save(keras_file)
+    _keep_formats(keras_file, folder, formats)
+    for trial in members:
+        config = TrialRecord.from_trial(trial).config(artifacts)
+        if config is not None:
+            (folder / "members" / f"trial-{trial.number}").mkdir(parents=True)
+            _write_json(
+                folder / "members" / f"trial-{trial.number}" / "config.json",
+                config.to_json(study=study.study_name, trial=trial.number),
+            )
+    definition = meta.definition
+    _write_json(
+        folder / "metrics.json",
+        {
+            "ensemble": ensemble.to_json(),
+            "metric": metric_names(study)[0],
+            "directions": [direction.name.lower() for direction in study.directions],
+            "model_params": int(ensemble.model.count_params()),
+            "data": definition.get("data"),
+            "data_summary": meta.data,
+            "split_seed": definition.get("study", {}).get("seed"),
+        },
+    )
+    _write_json(folder / "preprocessing.json", {**meta.preprocessing, "class_names": meta.class_names})
+    return ensemble.to_json()
 
 
 def export_study(
@@ -136,31 +231,61 @@ def export_study(
     artifacts: str | Path | None = None,
     force: bool = False,
     formats: str | Sequence[str] = ("keras",),
+    refit: bool = False,
+    ensemble: int | None = None,
 ) -> ExportResult:
     """Export the best trial (or Pareto set) of study ``name`` to the folder ``out``.
 
     ``formats`` are the model files to write: ``keras`` (``model.keras``, which ``ressearch
     predict`` reads) and/or ``savedmodel`` (``savedmodel/``, for TensorFlow serving).
+    ``refit`` retrains each exported trial on the training and validation rows together, for
+    the epochs it needed, instead of exporting its stored model. ``ensemble`` (K, at least 2)
+    exports one model averaging the K best trials' models instead of the best trial's; a study
+    of one objective only.
 
     Raises:
         StudyNotFoundError: no such study.
-        ConfigError: ``out`` is a non-empty folder (and not ``force``), nothing to export, or an
-            unknown format.
+        ConfigError: ``out`` is a non-empty folder (and not ``force``), nothing to export, an
+            unknown format, ``refit`` with ``ensemble``, or a K the study cannot give.
+        DataError: (``refit``, ``ensemble``) the study's data cannot be loaded any more.
+
+    Example (retrains the best network on every row; seconds for the quickstart)::
+
+        export_study("quickstart", "best-refit", refit=True)
+        predict("best-refit", rows)
     """
     chosen = parse_formats(formats)
+    if refit and ensemble is not None:
+        raise ConfigError(
+            "--refit and --ensemble: choose one (a refit retrains one trial, an ensemble averages "
+            "the stored models of several)"
+        )
     study = load_study(name, storage)
     target = check_out_folder(out, force=force)
     meta = StudyMeta.from_study(study, artifacts=Path(artifacts).resolve() if artifacts else None)
     if meta is None:
         raise ConfigError(f"study {name!r} was not created by ressearch: it has no stored models to export")
-    trials = best_trials(study)
     folder = Path(artifacts).resolve() if artifacts else Path(meta.artifacts)
+    if ensemble is not None:
+        from ressearch.results.ensemble import ensemble_members
+
+        members = ensemble_members(study, ensemble)
+        with staged_folder(target) as staging:
+            combined = _export_ensemble(study, meta, members, staging, folder, chosen)
+            trials_frame(study).to_csv(staging / "trials.csv", index=False)
+        return ExportResult(
+            out=target, trials=[trial.number for trial in members], folders=[target], ensemble=combined
+        )
+    trials = best_trials(study)
     multi = len(study.directions) > 1
     folders = []
+    refits = []
     with staged_folder(target) as staging:
         for trial in trials:
             relative = Path(f"trial-{trial.number}") if multi else Path(".")
-            _export_trial(study, meta, trial, staging / relative, folder, chosen)
+            refitted = _export_trial(study, meta, trial, staging / relative, folder, chosen, refit=refit)
+            if refitted is not None:
+                refits.append(refitted)
             folders.append(relative)
         trials_frame(study).to_csv(staging / "trials.csv", index=False)
         if multi:
@@ -172,5 +297,8 @@ def export_study(
                 ],
             )
     return ExportResult(
-        out=target, trials=[trial.number for trial in trials], folders=[target / f for f in folders]
+        out=target,
+        trials=[trial.number for trial in trials],
+        folders=[target / f for f in folders],
+        refits=refits,
     )

@@ -83,6 +83,9 @@ def train_trial(
     it) adds the inference milliseconds per sample. ``runtime`` (by default Keras' own settings:
     float32, no XLA, one step per execution, arrays; a study passes its resolved ``runtime:``)
     sets the precision, XLA, steps per execution and the input pipeline.
+    A dataset with no validation rows (a refit on training and validation rows together) trains
+    for ``train.epochs`` without validation or early stopping; its metrics are then the last
+    epoch's training metrics (``loss``, ``accuracy``, ...), since nothing is left to validate on.
     With ``checkpoint`` (a folder), every epoch ends with a checkpoint there, and a checkpoint
     found there at the start is continued: weights, optimizer state and the learning curve are
     restored, training goes on from the next epoch, and the random generators are seeded from
@@ -132,7 +135,8 @@ def train_trial(
         all_callbacks.append(EpochCheckpointer(checkpoint, recorder.curve))
     all_callbacks.extend(callbacks)  # the pruner after the checkpoint: a pruned epoch is saved too
     stopper = None
-    if train.early_stopping_patience:
+    validating = len(dataset.y_val) > 0
+    if train.early_stopping_patience and validating:
         stopper = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=train.early_stopping_patience, restore_best_weights=True
         )
@@ -147,8 +151,8 @@ def train_trial(
             model,
             x,
             y,
-            validation_data=(dataset.x_val, targets(dataset, dataset.y_val, model)),
-            validation_batch_size=train.batch_size,
+            validation_data=(dataset.x_val, targets(dataset, dataset.y_val, model)) if validating else None,
+            validation_batch_size=train.batch_size if validating else None,
             epochs=train.epochs,
             initial_epoch=initial_epoch,
             class_weight=dataset.class_weight,
@@ -164,13 +168,16 @@ def train_trial(
     lap("fit")
     # The epoch whose weights the model ends with: the best one if early stopping restored it.
     restored = stopper.best_epoch if stopper is not None and stopper.best_weights is not None else None
-    metrics = final_metrics(recorder.curve, restored)
-    if not metrics:  # no epoch ran and no checkpoint had any: measure the model as it is
-        metrics = evaluate(model, dataset)
+    if not validating:
+        metrics = {name: float(values[-1]) for name, values in recorder.curve.items() if values}
+    else:
+        metrics = final_metrics(recorder.curve, restored)
+        if not metrics:  # no epoch ran and no checkpoint had any: measure the model as it is
+            metrics = evaluate(model, dataset)
     if not all(math.isfinite(value) for value in metrics.values()):
         raise TrialFailed(f"the validation metrics are not finite: {metrics}")
     metrics["model_params"] = float(params)
-    if latency:
+    if latency and validating:
         metrics["latency"] = measure_latency(model, dataset.x_val)
     lap("measure")
     if save_to is not None:

@@ -163,6 +163,17 @@ def test_multi_objective_exports_the_pareto_set(write_study, unique_name, tmp_pa
     pareto = json.loads((out / "pareto.json").read_text())
     assert pareto and all((out / item["folder"] / "model.keras").is_file() for item in pareto)
     assert all(len(item["values"]) == 2 for item in pareto)
+    # --refit retrains every trial of the set; --ensemble has no single ranking to take K from.
+    refit = cli("export", unique_name, "--out", tmp_path / "refit", "--storage", storage, "--refit")
+    assert refit.exit_code == 0, refit.output
+    for item in pareto:
+        done = json.loads((tmp_path / "refit" / item["folder"] / "metrics.json").read_text())["refit"]
+        assert (done["train_rows"], done["validation_rows"]) == (400, 0)
+    assert refit.stdout.count("refit trial ") == len(pareto)
+    message = user_error(
+        "export", unique_name, "--out", tmp_path / "mean", "--storage", storage, "--ensemble", 2
+    )
+    assert "has 2 objectives" in message
 
 
 def test_a_failing_trial_fails_alone(write_study, unique_name, tmp_path):

@@ -42,3 +42,20 @@ def test_a_class_with_one_row_falls_back_to_an_unstratified_split(tmp_path):
     dataset = load(source=f"csv:{tmp_path / 'rare.csv'}", target="y")
     assert dataset.summary["stratified"] is False
     assert "class 'c' has 1 row" in dataset.summary["notes"][0]
+
+
+def test_merge_validation_trains_on_every_row_and_fits_the_recipe_on_them(tmp_path):
+    """A refit's data: the same rows, the validation rows after the training ones, none left to
+    validate on, and the recipe's statistics learnt from all the rows it trains on."""
+    from ressearch.config.data import DataConfig
+    from ressearch.data import load_dataset
+
+    config = DataConfig(source="builtin:wine", max_rows=120)
+    split = load_dataset(config, seed=0)
+    merged = load_dataset(config, seed=0, merge_validation=True)
+    assert (len(merged.y_train), len(merged.y_val), merged.x_val.shape[1:]) == (120, 0, split.x_val.shape[1:])
+    assert merged.summary["n_train"] == 120 and merged.summary["n_val"] == 0
+    assert merged.y_train.tolist() == [*split.y_train.tolist(), *split.y_val.tolist()]
+    # Standardised with the mean and deviation of all 120 rows: each column has mean 0 on them.
+    np.testing.assert_allclose(merged.x_train.mean(axis=0), 0.0, atol=1e-5)
+    assert not np.allclose(split.preprocessing["mean"], merged.preprocessing["mean"])

@@ -94,6 +94,13 @@ def test_python_api_runs_a_hypermodel_with_pruning_and_sqlite(tmp_path, unique_n
     # Run again: the study is whole, nothing more runs.
     again = ressearch.keras_tuner.run(build, **common, n_trials=4)
     assert again.done_before == 4 and len(load_study(unique_name, storage).trials) == 4
+    # The best network refits through its hypermodel (no fit of its own) on all 300 rows.
+    out = tmp_path / "refit"
+    export_study(unique_name, out, storage=storage, refit=True)
+    refit = json.loads((out / "metrics.json").read_text())["refit"]
+    assert (refit["train_rows"], refit["validation_rows"]) == (300, 0)
+    assert 1 <= refit["epochs"] <= 3
+    assert len(ressearch.predict(out, load_digits().images[:5])) == 5
 
 
 def test_an_instance_without_a_name_is_refused_at_once(tmp_path):
@@ -180,6 +187,9 @@ def test_a_study_file_runs_a_hypermodel_with_workers_and_exports_it(tmp_path, un
     assert f"Net ({module}:Net)" in best and "multiplier=" in best
 
     out = tmp_path / "export"
+    # Its own fit(hp, model, ...) cannot be replayed without validation rows: no refit.
+    refused = cli("export", unique_name, "--out", out, "--storage", storage, "--refit")
+    assert refused.exit_code == 2 and "own fit(hp, model, ...)" in one_line(refused.stderr)
     run_cli("export", unique_name, "--out", out, "--storage", storage)
     config = json.loads((out / "config.json").read_text())
     best_study = load_study(unique_name, storage)

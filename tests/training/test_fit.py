@@ -102,3 +102,16 @@ def test_a_builder_model_keeps_its_compile_and_its_own_fit_trains_it(digits, tmp
     assert calls[0][0] == (len(digits.x_train), 10) and "callbacks" in calls[0][1]
     assert len(result.curve["val_accuracy"]) == 2 and result.metrics["val_accuracy"] > 0.5
     assert type(keras.models.load_model(tmp_path / "m.keras").optimizer).__name__ == "Adam"
+
+
+def test_with_no_validation_rows_it_trains_every_epoch_and_claims_no_validation_metric(tmp_path):
+    """A refit's training: every row trains, early stopping has nothing to watch, and the
+    metrics are the last epoch's training metrics."""
+    merged = load_dataset(
+        DataConfig(source="builtin:digits", max_rows=300, flatten=True), seed=0, merge_validation=True
+    )
+    train = TrainConfig(epochs=3, batch_size=32, learning_rate=0.01, early_stopping_patience=1)
+    result = train_trial(tiny(merged), train, merged, seed=0, save_to=tmp_path / "m.keras", latency=True)
+    assert result.epochs == 3 and (tmp_path / "m.keras").is_file()
+    assert set(result.metrics) == {"loss", "accuracy", "model_params"}
+    assert result.metrics["loss"] == result.curve["loss"][-1]

@@ -160,6 +160,11 @@ def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None)
         "task": task,
         "class_names": list(class_names),
     }
+    if (config.scaling != "standard" or config.clip) and "scaling" not in recipe:
+        raise DataError(
+            f"data.scaling: scaling and clip apply to rows of columns (csv, tabular), and "
+            f"{config.source} holds {recipe['kind']} inputs; remove them"
+        )
     x_train = apply_preprocessing(recipe, raw_train)
     x_val = apply_preprocessing(recipe, raw_val)
     y_train, y_val = codes[train_rows], codes[val_rows]

@@ -77,8 +77,7 @@ def _csv_inputs(recipe: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
     inputs: dict[str, Any] = {}
     numeric = [spec for spec in recipe["columns"] if spec["type"] == "numeric"]
     blocks: list[Any] = []
-    widths: list[int] = []  # each block's columns, in the recipe's order of columns
-    order: list[str] = []
+    place: dict[str, range] = {}  # where each column's values land in the blocks joined
     for spec in recipe["columns"]:
         dtype = "float32" if spec["type"] == "numeric" else "string"
         # Named as the column (a dict's keys must be its tensors' names); "/" is not allowed.
@@ -89,8 +88,7 @@ def _csv_inputs(recipe: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
         x = x[0] if len(x) == 1 else keras.layers.Concatenate(name="numeric_columns")(x)
         x = FillMissing([spec["median"] for spec in numeric], name="numeric_fill")(x)
         blocks.append(_scaled(x, recipe, _csv_scaling(numeric), "numeric"))
-        widths.append(len(numeric))
-        order.extend(spec["name"] for spec in numeric)
+        place.update((spec["name"], range(index, index + 1)) for index, spec in enumerate(numeric))
     for spec in recipe["columns"]:
         if spec["type"] == "numeric":
             continue
@@ -102,13 +100,11 @@ def _csv_inputs(recipe: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
         )
         one_hot = keras.ops.cast(lookup(inputs[spec["name"]]), "float32")
         blocks.append(Columns(list(range(1, len(categories) + 1)), name=f"{name}_one_hot")(one_hot))
-        widths.append(len(categories))
-        order.append(spec["name"])
+        start = sum(len(columns) for columns in place.values())
+        place[spec["name"]] = range(start, start + len(categories))
     x = blocks[0] if len(blocks) == 1 else keras.layers.Concatenate(name="raw_columns")(blocks)
     # The network takes the columns in the recipe's order: numeric ones were gathered first.
-    start = dict(zip(order, np.cumsum([0, *widths[:-1]]).tolist(), strict=True))
-    width = dict(zip(order, widths, strict=True))
-    layout = [start[spec["name"]] + offset for spec in recipe["columns"] for offset in range(width[spec["name"]])]
+    layout = [index for spec in recipe["columns"] for index in place[spec["name"]]]
     if layout != sorted(layout):
         x = Columns(layout, name="recipe_order")(x)
     return inputs, x

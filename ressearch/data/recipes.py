@@ -111,7 +111,9 @@ def fit_scaling(values: Array, scaling: str) -> dict[str, list[Any]]:
     """
     if scaling == "quantile":
         levels = np.linspace(0.0, 1.0, QUANTILE_BINS + 1)
-        return {"edges": np.quantile(values, levels, axis=0).T.tolist()}
+        # float32 edges: a model compares float32 inputs with them exactly as the recipe does.
+        edges = np.quantile(values, levels, axis=0).T.astype(np.float32).astype(np.float64)
+        return {"edges": edges.tolist()}
     if scaling == "robust":
         center = np.median(values, axis=0)
         low, high = np.quantile(values, [0.25, 0.75], axis=0)
@@ -138,6 +140,8 @@ def quantile_scores(values: Array, edges: Array, *, limit: float = QUANTILE_LIMI
     """
     from scipy.special import erfinv
 
+    # In float32, as a model's inputs are: a value on an edge (a repeated value) must stay on it.
+    values = np.asarray(values, dtype=np.float32).astype(np.float64)
     left = edges[:, :-1]
     width = edges[:, 1:] - left
     offset = values[..., np.newaxis] - left  # rows x columns x bins

@@ -6,9 +6,11 @@ config; ``ressearch build DIR/config.json`` rebuilds the network either way), ``
 (the trained model) and/or ``savedmodel/`` (a TensorFlow SavedModel that serves without
 ressearch), ``metrics.json`` and ``preprocessing.json`` (the versioned recipe itself, with the
 class names: ``apply_preprocessing(json.load(file), rows)``); and ``trials.csv`` for the whole
-study. A multi-objective study exports its Pareto set, one sub-folder per trial. The folder is written
-beside its destination and moved into place at the end, so a failed export leaves nothing
-half-written. No storage URL is ever written.
+study. Where the recipe is of rows of columns (csv, tabular), both model files hold the recipe's
+steps as Keras layers and take raw rows (``"model_input": "raw"`` in ``preprocessing.json``);
+images are still preprocessed outside. A multi-objective study exports its Pareto set, one
+sub-folder per trial. The folder is written beside its destination and moved into place at the
+end, so a failed export leaves nothing half-written. No storage URL is ever written.
 """
 
 from __future__ import annotations
@@ -66,16 +68,31 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _write_models(
-    artifacts: Path, artifact_id: str, folder: Path, *, trial_number: int, formats: Sequence[str]
-) -> None:
+    artifacts: Path,
+    artifact_id: str,
+    folder: Path,
+    *,
+    trial_number: int,
+    formats: Sequence[str],
+    recipe: dict[str, Any],
+) -> bool:
+    """Write the model files; True where they take raw rows (the recipe inside them)."""
     keras_file = folder / "model.keras"
     download_model(artifacts, artifact_id, keras_file, trial_number=trial_number)
-    if "savedmodel" in formats:
+    raw = recipe.get("kind") in ("csv", "tabular")  # ressearch.arch.preprocessing.RAW_INPUT_KINDS
+    if raw or "savedmodel" in formats:
+        from ressearch.arch.preprocessing import with_raw_inputs
         from ressearch.arch.saving import export_savedmodel, load_model
 
-        export_savedmodel(load_model(keras_file), folder / "savedmodel")
+        model = load_model(keras_file)
+        if raw:
+            model = with_raw_inputs(model, recipe)
+            model.save(keras_file)
+        if "savedmodel" in formats:
+            export_savedmodel(model, folder / "savedmodel")
     if "keras" not in formats:
         keras_file.unlink()
+    return raw
 
 
 def _export_trial(
@@ -96,7 +113,14 @@ def _export_trial(
     ):
         raise ConfigError(f"trial {trial.number} of {study.study_name!r} has no stored model to export")
     folder.mkdir(parents=True, exist_ok=True)
-    _write_models(artifacts, record.model_artifact, folder, trial_number=trial.number, formats=formats)
+    raw = _write_models(
+        artifacts,
+        record.model_artifact,
+        folder,
+        trial_number=trial.number,
+        formats=formats,
+        recipe=meta.preprocessing,
+    )
     # The network (an architecture config, or the hypermodel that rebuilds it from its values)
     # and its training: the trial's own config.json.
     _write_json(folder / "config.json", config.to_json(study=study.study_name, trial=trial.number))
@@ -124,7 +148,7 @@ def _export_trial(
     )
     _write_json(
         folder / "preprocessing.json",
-        {**meta.preprocessing, "class_names": meta.class_names},
+        {**meta.preprocessing, "class_names": meta.class_names} | ({"model_input": "raw"} if raw else {}),
     )
 
 

@@ -121,7 +121,9 @@ def with_raw_inputs(network: keras.Model, recipe: Mapping[str, Any]) -> keras.Mo
         ValueError: the recipe is not of rows of columns (``RAW_INPUT_KINDS``).
     """
     if recipe.get("kind") not in RAW_INPUT_KINDS:
-        raise ValueError(f"only {' and '.join(RAW_INPUT_KINDS)} recipes can live in a model, got {recipe.get('kind')!r}")
+        raise ValueError(
+            f"only {' and '.join(RAW_INPUT_KINDS)} recipes can live in a model, got {recipe.get('kind')!r}"
+        )
     if recipe["kind"] == "csv":
         inputs, x = _csv_inputs(recipe)
     else:

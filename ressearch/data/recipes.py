@@ -339,10 +339,14 @@ def raw_inputs(recipe: Recipe, raw: Any) -> dict[str, Array] | Array:
     try:
         values = np.asarray(raw, dtype=np.float32)
     except (TypeError, ValueError) as error:
-        raise DataError(f"preprocessing: {recipe['kind']} rows must be numbers ({first_line(error)})") from None
+        raise DataError(
+            f"preprocessing: {recipe['kind']} rows must be numbers ({first_line(error)})"
+        ) from None
     shape = tuple(recipe["input_shape"])
     if values.ndim != len(shape) + 1 or values.shape[1:] != shape:
-        raise DataError(f"preprocessing: expected {recipe['kind']} rows of shape {shape}, got {values.shape[1:]}")
+        raise DataError(
+            f"preprocessing: expected {recipe['kind']} rows of shape {shape}, got {values.shape[1:]}"
+        )
     return values
 
 

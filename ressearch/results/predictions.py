@@ -4,8 +4,9 @@ An export folder holds ``model.keras`` (which predicts in the target's units) an
 ``preprocessing.json`` (the versioned recipe that turns raw rows into model inputs, with the
 class names). Where the recipe says ``"model_input": "raw"`` the model holds the recipe's steps
 and takes raw columns; only :func:`~ressearch.data.recipes.raw_inputs` runs outside it. Older
-exports take preprocessed arrays, and the recipe is applied first. Raw rows are what the study read: CSV columns (missing values and text as in
-training; extra columns ignored), arrays, or images of any size.
+exports (and images) take preprocessed arrays, and the recipe is applied first. Raw rows are
+what the study read: CSV columns (missing values and text as in training; extra columns
+ignored), arrays, or images of any size.
 """
 
 from __future__ import annotations
@@ -135,7 +136,11 @@ class Predictor:
             import tensorflow as tf  # Keras' predict takes strings only as tensors
 
             inputs = raw_inputs(self.recipe, rows)
-            x = {name: tf.constant(values) for name, values in inputs.items()} if isinstance(inputs, dict) else inputs
+            x = (
+                {name: tf.constant(values) for name, values in inputs.items()}
+                if isinstance(inputs, dict)
+                else inputs
+            )
             count = len(next(iter(inputs.values())) if isinstance(inputs, dict) else inputs)
         else:
             x = apply_preprocessing(self.recipe, rows)

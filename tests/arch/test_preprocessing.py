@@ -75,7 +75,9 @@ def test_tabular_rows_are_scaled_inside_the_model(tmp_path):
 
     rows = load_wine().data[:30]
     expected = network.predict(apply_preprocessing(recipe, rows), verbose=0)
-    np.testing.assert_allclose(model.predict(raw_inputs(recipe, rows), verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(raw_inputs(recipe, rows), verbose=0), expected, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_images_stay_outside_the_model():

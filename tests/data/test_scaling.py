@@ -37,7 +37,9 @@ def test_scaling_is_fitted_on_the_training_rows_only(tmp_path, scaling, clip):
 
     recipe, other = dataset.preprocessing, leaked.preprocessing
     assert recipe["scaling"] == scaling and recipe["clip"] == (3.0 if clip else None)
-    assert {k: v for k, v in other.items() if k != "source"} == {k: v for k, v in recipe.items() if k != "source"}
+    assert {k: v for k, v in other.items() if k != "source"} == {
+        k: v for k, v in recipe.items() if k != "source"
+    }
     np.testing.assert_array_equal(leaked.x_train, dataset.x_train)
     assert not np.array_equal(leaked.x_val, dataset.x_val)  # the wild values did arrive
     # The recipe reproduces the arrays from raw rows.
@@ -102,3 +104,18 @@ def test_scaling_of_images_is_a_one_line_error():
     assert "scaling and clip apply to rows of columns (csv, tabular)" in data_error(
         source="builtin:digits", scaling="robust"
     )
+
+
+def test_version_1_recipes_still_apply(tmp_path):
+    write_table(tmp_path / "rooms.csv")
+    dataset = load(source=f"csv:{tmp_path / 'rooms.csv'}", target="label")
+    recipe = dataset.preprocessing
+    # What version 1 wrote: means and standard deviations, no scaling keys.
+    old = {key: value for key, value in recipe.items() if key not in ("scaling", "clip")}
+    old["version"] = 1
+    old["columns"] = [
+        {key: value for key, value in spec.items() if key not in ("center", "scale")}
+        for spec in recipe["columns"]
+    ]
+    raw = pd.read_csv(tmp_path / "rooms.csv").drop(columns="label")
+    np.testing.assert_array_equal(apply_preprocessing(old, raw.iloc[dataset.val_rows]), dataset.x_val)

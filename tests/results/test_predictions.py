@@ -16,15 +16,14 @@ from PIL import Image
 from sklearn.datasets import load_diabetes, load_digits
 
 import ressearch
-from ressearch.config import parse_study
 from ressearch.arch.saving import load_model
+from ressearch.config import parse_study
 from ressearch.data import apply_preprocessing, load_dataset
 from ressearch.data.recipes import raw_inputs
 from ressearch.errors import ConfigError, DataError
 from ressearch.results import Predictor, export_study
 from ressearch.search import TrialRecord, run_study
-from ressearch.storage import load_study
-from ressearch.storage import download_model
+from ressearch.storage import download_model, load_study
 from tests.data.helpers import write_table
 from tests.helpers import cli, one_line, tiny_study, user_error
 
@@ -107,6 +106,16 @@ def test_the_exported_model_scores_raw_rows_as_the_recipe_did(rooms, tmp_path):
     served = _serve(out / "savedmodel", tmp_path / "inputs.npz", tmp_path / "served.npz", columns=True)
     np.testing.assert_allclose(served["serve"], expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(served["signature"], expected, rtol=1e-5, atol=1e-6)
+
+    # An export from before (the network alone, the recipe applied outside) scores the same.
+    old = tmp_path / "old"
+    old.mkdir()
+    (tmp_path / "net.keras").rename(old / "model.keras")
+    old_recipe = {key: value for key, value in recipe.items() if key != "model_input"}
+    (old / "preprocessing.json").write_text(json.dumps(old_recipe))
+    before = Predictor.load(old)
+    assert not before.takes_raw_rows
+    pd.testing.assert_frame_equal(before.predict(raw, proba=True), scored, rtol=1e-5, atol=1e-6)
 
     # The CLI on a CSV of raw rows gives the same predictions.
     raw.to_csv(tmp_path / "rows.csv", index=False)
@@ -191,7 +200,15 @@ np.savez(sys.argv[3], serve=served.serve(x).numpy(), signature=next(iter(by_sign
 def _serve(savedmodel: Path, inputs: Path, out: Path, *, columns: bool = False) -> dict:
     """What the SavedModel gives for the arrays in ``inputs``, in a process without ressearch."""
     subprocess.run(
-        [sys.executable, "-c", SERVE_WITHOUT_RESSEARCH, savedmodel, inputs, out, "columns" if columns else "x"],
+        [
+            sys.executable,
+            "-c",
+            SERVE_WITHOUT_RESSEARCH,
+            savedmodel,
+            inputs,
+            out,
+            "columns" if columns else "x",
+        ],
         check=True,
         capture_output=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},

@@ -4,8 +4,9 @@ The recipe (a fitted, JSON-safe preprocessing recipe of rows of columns, as
 :mod:`ressearch.data.recipes` writes it) becomes Keras layers with its fitted state: missing
 numbers imputed (:class:`FillMissing`), standard and robust scaling as ``keras.layers.
 Normalization`` with the recipe's center and scale, quantile scaling (:class:`QuantileScaling`),
-the smooth clip (:class:`SmoothClip`), text one-hot through ``keras.layers.StringLookup``; the
-columns laid out as the network was trained on them. So the exported ``.keras`` model and its
+the smooth clip (:class:`SmoothClip`), text one-hot through ``keras.layers.StringLookup`` (or
+its index, for a column the network embeds); the columns laid out as the network was trained on
+them. So the exported ``.keras`` model and its
 SavedModel take raw columns, text included. Keras only: takes the recipe as a dict, never reads
 data.
 """
@@ -94,13 +95,20 @@ def _csv_inputs(recipe: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
             continue
         name = names[spec["name"]]
         categories = list(spec["categories"])
+        start = sum(len(columns) for columns in place.values())
+        if (
+            spec.get("encoding") == "embedding"
+        ):  # the category's index from 1, 0 unseen: the network embeds it
+            index = keras.layers.StringLookup(vocabulary=categories, num_oov_indices=1, name=f"{name}_lookup")
+            blocks.append(keras.ops.cast(index(inputs[spec["name"]]), "float32"))
+            place[spec["name"]] = range(start, start + 1)
+            continue
         # Index 0 is the unseen categories' column, dropped: an unseen category is all zeros.
         lookup = keras.layers.StringLookup(
             vocabulary=categories, num_oov_indices=1, output_mode="one_hot", name=f"{name}_lookup"
         )
         one_hot = keras.ops.cast(lookup(inputs[spec["name"]]), "float32")
         blocks.append(Columns(list(range(1, len(categories) + 1)), name=f"{name}_one_hot")(one_hot))
-        start = sum(len(columns) for columns in place.values())
         place[spec["name"]] = range(start, start + len(categories))
     x = blocks[0] if len(blocks) == 1 else keras.layers.Concatenate(name="raw_columns")(blocks)
     # The network takes the columns in the recipe's order: numeric ones were gathered first.

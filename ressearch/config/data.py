@@ -51,6 +51,9 @@ class DataConfig(FrozenConfig):
     scaling: Literal["standard", "robust", "quantile"] = "standard"
     # Then x / sqrt(1 + (x / 3)^2): outliers squashed smoothly towards +-3 (RealMLP's smooth clip).
     clip: bool = False
+    # csv: a text column with more categories than this enters the network as an index into a
+    # trainable embedding (embedding_dim wide) instead of one-hot columns; None: every one one-hot.
+    max_onehot: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("source")
     @classmethod
@@ -78,6 +81,8 @@ class DataConfig(FrozenConfig):
                 raise ValueError("features lists a column twice")
         if self.image_size is not None and self.kind != "images":
             raise ValueError(f"image_size applies to images: sources only, not to {self.kind}:")
+        if self.max_onehot is not None and self.kind != "csv":
+            raise ValueError(f"max_onehot applies to csv: sources (text columns) only, not to {self.kind}:")
         if (self.scaling != "standard" or self.clip) and self.kind in ("images", "keras"):
             raise ValueError(f"scaling and clip apply to rows of columns, not to {self.kind}: images")
         if self.class_weight is not None and self.task == "regression":

@@ -88,10 +88,22 @@ class Dataset:
         for spec in self.preprocessing["columns"]:  # in the order apply_csv lays them out
             if spec["type"] == "numeric":
                 positions.append(position)
-                position += 1
-            else:
-                position += len(spec["categories"])
+            position += _width(spec)
         return tuple(positions)
+
+    @property
+    def categorical_columns(self) -> tuple[tuple[int, int], ...]:
+        """The text columns the network embeds (``data.max_onehot``): each one's position and
+        the size of its embedding table (its categories and one for unseen ones)."""
+        if self.preprocessing.get("kind") != "csv":
+            return ()
+        found: list[tuple[int, int]] = []
+        position = 0
+        for spec in self.preprocessing["columns"]:
+            if spec.get("encoding") == "embedding":
+                found.append((position, len(spec["categories"]) + 1))
+            position += _width(spec)
+        return tuple(found)
 
     @property
     def target_scale(self) -> tuple[float, float] | None:
@@ -102,6 +114,12 @@ class Dataset:
         """
         scale = self.preprocessing.get("target_scale")
         return (float(scale["mean"]), float(scale["std"])) if scale else None
+
+
+def _width(spec: dict[str, Any]) -> int:
+    """How many model input columns one csv column becomes."""
+    one_hot = spec["type"] == "categorical" and spec.get("encoding") != "embedding"
+    return len(spec["categories"]) if one_hot else 1
 
 
 def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None) -> Dataset:

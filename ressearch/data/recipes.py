@@ -245,10 +245,19 @@ def category_labels(column: pd.Series[Any]) -> list[str]:
     return [MISSING_CATEGORY if pd.isna(value) else str(value) for value in column.tolist()]
 
 
-def fit_csv(frame: pd.DataFrame, *, where: str, scaling: str = "standard", clip: bool = False) -> Recipe:
+def fit_csv(
+    frame: pd.DataFrame,
+    *,
+    where: str,
+    scaling: str = "standard",
+    clip: bool = False,
+    max_onehot: int | None = None,
+) -> Recipe:
     """Fit a csv recipe on the training rows ``frame``: per numeric column its median (missing
     values take it; a column with no value in the training rows takes 0, a constant) and the
-    scaling's statistics of the imputed values; per text column its categories."""
+    scaling's statistics of the imputed values; per text column its categories, one-hot, or
+    with more than ``max_onehot`` of them ``encoding: embedding``: one column holding the
+    category's index from 1 (0: unseen), which the network embeds."""
     columns: list[Recipe] = []
     outputs: list[str] = []
     for name in frame.columns:
@@ -273,8 +282,13 @@ def fit_csv(frame: pd.DataFrame, *, where: str, scaling: str = "standard", clip:
             outputs.append(str(name))
         else:
             categories = sorted(set(category_labels(column)))
-            columns.append({"name": str(name), "type": "categorical", "categories": categories})
-            outputs.extend(f"{name}={category}" for category in categories)
+            spec = {"name": str(name), "type": "categorical", "categories": categories}
+            if max_onehot is not None and len(categories) > max_onehot:
+                columns.append({**spec, "encoding": "embedding"})
+                outputs.append(str(name))
+            else:
+                columns.append(spec)
+                outputs.extend(f"{name}={category}" for category in categories)
     return {
         "kind": "csv",
         "input_shape": [len(outputs)],
@@ -299,6 +313,9 @@ def apply_csv(recipe: Recipe, raw: Any) -> Array:
             # Unseen categories get code -1 and so a row of zeros.
             index = {category: code for code, category in enumerate(spec["categories"])}
             codes = np.asarray([index.get(label, -1) for label in category_labels(column)], dtype=np.int64)
+            if spec.get("encoding") == "embedding":
+                blocks.append((codes + 1.0)[:, np.newaxis])  # 0: unseen
+                continue
             one_hot = np.zeros((len(codes), len(spec["categories"])), dtype=np.float64)
             seen = np.flatnonzero(codes >= 0)
             one_hot[seen, codes[seen]] = 1.0

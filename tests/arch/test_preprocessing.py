@@ -21,10 +21,18 @@ from ressearch.data.recipes import raw_inputs
 from tests.data.helpers import load, write_table
 
 
-def _network(input_shape: tuple[int, ...]) -> keras.Model:
+def _network(input_shape: tuple[int, ...], dataset=None) -> keras.Model:
     keras.utils.set_random_seed(0)
     config = ArchitectureConfig(
-        input_shape=input_shape, outputs=1, block_type="basic", depths=(1,), widths=(8,), normalization="none"
+        input_shape=input_shape,
+        outputs=1,
+        block_type="basic",
+        depths=(1,),
+        widths=(8,),
+        normalization="none",
+        continuous_features=dataset.continuous_features if dataset is not None else None,
+        categorical_columns=dataset.categorical_columns if dataset is not None else (),
+        embedding_dim=4,
     )
     return build_model(config)
 
@@ -40,12 +48,24 @@ def _new_rows(path) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("scaling", "clip"), [("standard", False), ("robust", True), ("quantile", False)])
-def test_the_model_scores_raw_rows_as_the_recipe_did(tmp_path, scaling, clip):
+@pytest.mark.parametrize(
+    ("scaling", "clip", "max_onehot"),
+    [("standard", False, None), ("robust", True, None), ("quantile", False, None), ("robust", True, 4)],
+)
+def test_the_model_scores_raw_rows_as_the_recipe_did(tmp_path, scaling, clip, max_onehot):
     write_table(tmp_path / "rooms.csv")
-    dataset = load(source=f"csv:{tmp_path / 'rooms.csv'}", target="label", scaling=scaling, clip=clip)
+    dataset = load(
+        source=f"csv:{tmp_path / 'rooms.csv'}",
+        target="label",
+        scaling=scaling,
+        clip=clip,
+        max_onehot=max_onehot,
+    )
     recipe = json.loads(json.dumps(dataset.preprocessing))
-    network = _network(dataset.input_shape)
+    network = _network(dataset.input_shape, dataset)
+    # With max_onehot 4 the cities (4 and a missing one) and the 40 streets are embedded.
+    embeddings = [layer for layer in network.layers if isinstance(layer, keras.layers.Embedding)]
+    assert [layer.input_dim for layer in embeddings] == ([6, 41] if max_onehot else [])
     model = with_raw_inputs(network, recipe)
 
     rows = _new_rows(tmp_path / "rooms.csv")

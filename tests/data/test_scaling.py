@@ -119,3 +119,27 @@ def test_version_1_recipes_still_apply(tmp_path):
     ]
     raw = pd.read_csv(tmp_path / "rooms.csv").drop(columns="label")
     np.testing.assert_array_equal(apply_preprocessing(old, raw.iloc[dataset.val_rows]), dataset.x_val)
+
+
+def test_text_columns_above_max_onehot_become_one_index_column(tmp_path):
+    write_table(tmp_path / "rooms.csv")
+    dataset = load(source=f"csv:{tmp_path / 'rooms.csv'}", target="label", max_onehot=5)
+    recipe = dataset.preprocessing
+    features = recipe["features"]
+    # city (4 cities and a missing one) stays one-hot; street (40) is one index column.
+    assert [name for name in features if name.startswith("city=")] == [
+        "city=Bergen",
+        "city=Oslo",
+        "city=Stavanger",
+        "city=Tromsø",
+        "city=__missing__",
+    ]
+    street = features.index("street")
+    assert dataset.categorical_columns == ((street, 41),)
+    assert street not in dataset.continuous_features
+    assert set(dataset.x_train[:, street]) <= set(range(1, 41)) and len(features) == dataset.input_shape[0]
+    # An unseen street is index 0.
+    rows = pd.read_csv(tmp_path / "rooms.csv").drop(columns="label").iloc[:2].copy()
+    rows["street"] = ["street 3", "nowhere"]
+    x = apply_preprocessing(recipe, rows)
+    assert x[:, street].tolist() == [recipe["columns"][3]["categories"].index("street 3") + 1, 0]

@@ -75,7 +75,7 @@ def rooms(tmp_path_factory):
         "keras,savedmodel",
         table=True,
         study={"n_trials": 1, "pruner": "none"},
-        data={"scaling": "quantile", "clip": True, "max_rows": None},
+        data={"scaling": "quantile", "clip": True, "max_rows": None, "max_onehot": 8},
         space={"block_type": "basic", "expansion": 1.0},
         train={"epochs": 3},
     )

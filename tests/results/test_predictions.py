@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,6 +93,9 @@ def test_the_exported_model_scores_raw_rows_as_the_recipe_did(rooms, tmp_path):
     # The recipe path: the trial's own network, on rows the recipe preprocessed.
     download_model(out.parent / "artifacts", record.model_artifact, tmp_path / "net.keras", trial_number=0)
     network = load_model(tmp_path / "net.keras")
+    # max_onehot 8: the 40 streets were embedded while training; the 5 cities one-hot.
+    embedded = [layer.input_dim for layer in network.layers if isinstance(layer, keras.layers.Embedding)]
+    assert embedded == [41]
     expected = network.predict(apply_preprocessing(recipe, rows), verbose=0)
     predictor = Predictor.load(out)
     assert predictor.takes_raw_rows and isinstance(predictor.model.input, dict)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from ressearch.arch import build_model
+from ressearch.arch import adapt_model, build_model
 from ressearch.arch.preprocessing import input_names, with_raw_inputs
 from ressearch.arch.saving import export_savedmodel, load_model
 from ressearch.config import ArchitectureConfig
@@ -103,3 +103,32 @@ def test_tabular_rows_are_scaled_inside_the_model(tmp_path):
 def test_images_stay_outside_the_model():
     with pytest.raises(ValueError, match="only csv and tabular recipes can live in a model"):
         with_raw_inputs(_network((4,)), {"kind": "image"})
+
+
+@pytest.mark.slow
+def test_an_ensemble_with_embeddings_scores_raw_rows_as_the_recipe_did(tmp_path):
+    """TabM members, piecewise-linear numeric embeddings and embedded text columns together."""
+    write_table(tmp_path / "rooms.csv")
+    dataset = load(source=f"csv:{tmp_path / 'rooms.csv'}", target="label", scaling="quantile", max_onehot=4)
+    config = ArchitectureConfig(
+        input_shape=dataset.input_shape,
+        outputs=1,
+        depths=(1,),
+        widths=(8,),
+        ensemble_k=4,
+        continuous_features=dataset.continuous_features,
+        categorical_columns=dataset.categorical_columns,
+        numeric_embedding="piecewise_linear",
+        embedding_bins=8,
+        embedding_dim=4,
+    )
+    network = build_model(config)
+    adapt_model(network, dataset.x_train)
+    rows = _new_rows(tmp_path / "rooms.csv")
+    expected = network.predict(apply_preprocessing(dataset.preprocessing, rows), verbose=0)
+    feed = {name: tf.constant(values) for name, values in raw_inputs(dataset.preprocessing, rows).items()}
+    with_raw_inputs(network, dataset.preprocessing).save(tmp_path / "model.keras")
+    loaded = load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded.predict(feed, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    served = tf.saved_model.load(str(export_savedmodel(loaded, tmp_path / "savedmodel")))
+    np.testing.assert_allclose(served.serve(feed).numpy(), expected, rtol=1e-5, atol=1e-6)

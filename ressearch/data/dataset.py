@@ -116,6 +116,19 @@ class Dataset:
         return (float(scale["mean"]), float(scale["std"])) if scale else None
 
 
+def _recipe_notes(recipe: Recipe) -> list[str]:
+    """What the recipe does beyond the defaults, for the run's data line and metrics.json."""
+    notes: list[str] = []
+    if recipe.get("scaling") not in (None, "standard") or recipe.get("clip"):
+        notes.append(
+            f"numbers scaled {recipe['scaling']}" + (" with the smooth clip" if recipe.get("clip") else "")
+        )
+    for spec in recipe.get("columns", []):
+        if spec.get("encoding") == "embedding":
+            notes.append(f"text column {spec['name']!r} embedded ({len(spec['categories']):,} categories)")
+    return notes
+
+
 def _width(spec: dict[str, Any]) -> int:
     """How many model input columns one csv column becomes."""
     one_hot = spec["type"] == "categorical" and spec.get("encoding") != "embedding"
@@ -183,6 +196,7 @@ def load_dataset(config: DataConfig, *, seed: int, base_dir: Path | None = None)
             f"data.scaling: scaling and clip apply to rows of columns (csv, tabular), and "
             f"{config.source} holds {recipe['kind']} inputs; remove them"
         )
+    notes.extend(_recipe_notes(recipe))
     x_train = apply_preprocessing(recipe, raw_train)
     x_val = apply_preprocessing(recipe, raw_val)
     y_train, y_val = codes[train_rows], codes[val_rows]

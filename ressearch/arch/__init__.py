@@ -19,10 +19,14 @@ from ressearch.arch.layers import (
     Columns,
     Destandardize,
     DropBlock,
+    FillMissing,
     PeriodicEmbedding,
     PiecewiseLinearEmbedding,
+    QuantileScaling,
+    SmoothClip,
     StochasticDepth,
 )
+from ressearch.arch.preprocessing import with_raw_inputs
 
 __all__ = [
     "BatchEnsembleDense",
@@ -33,14 +37,18 @@ __all__ = [
     "EnsembleMean",
     "EnsembleModel",
     "EnsembleView",
+    "FillMissing",
     "LayerKit",
     "MemberDense",
     "ModelSummary",
     "PeriodicEmbedding",
     "PiecewiseLinearEmbedding",
+    "QuantileScaling",
+    "SmoothClip",
     "StochasticDepth",
     "adapt_model",
     "build_model",
     "residual_block",
     "summarize",
+    "with_raw_inputs",
 ]

@@ -60,16 +60,18 @@ class LayerKit:
 
     def _first_scaling(self) -> tuple[Scaling, list[int] | None]:
         """TabM: random signs per input column; after a numeric embedding, a normal draw per
-        column, shared by the units that embed it (the embedding's outputs come first)."""
+        column, shared by the units that embed it (the embedding's outputs come first, the
+        embedded text columns last)."""
         config = self.config
         embedded = config.embedded_columns
-        if not embedded:
+        categorical = len(config.categorical_columns)
+        if not embedded and not categorical:
             return "random_signs", None
         size = config.embedding_dim
         if config.numeric_embedding == "periodic":
             size = 2 * config.embedding_frequencies
-        others = config.input_shape[0] - len(embedded)
-        return "normal", [size] * len(embedded) + [1] * others
+        others = config.input_shape[0] - len(embedded) - categorical
+        return "normal", [size] * len(embedded) + [1] * others + [config.embedding_dim] * categorical
 
     def dense(self, x: Tensor, units: int, name: str) -> Tensor:
         """A dense layer with a bias and the configured activation (the head's hidden layers)."""

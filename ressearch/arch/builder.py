@@ -62,11 +62,29 @@ def _stem(kit: LayerKit, inputs: Tensor) -> Tensor:
 
 
 def _embed(config: ArchitectureConfig, inputs: Tensor) -> Tensor:
-    """The continuous columns embedded and flattened, then the other columns as they are."""
-    embedded = config.embedded_columns
+    """The continuous columns embedded and flattened, then the other columns as they are, then
+    the embedded text columns."""
+    if not config.categorical_columns:
+        return _embed_numeric(config, inputs, list(range(config.input_shape[0])))
+    categorical = [position for position, _ in config.categorical_columns]
+    rest = [index for index in range(config.input_shape[0]) if index not in set(categorical)]
+    parts = [_embed_numeric(config, Columns(rest, name="plain_columns")(inputs), rest)] if rest else []
+    for position, size in config.categorical_columns:
+        index = keras.ops.cast(Columns([position], name=f"category{position}_index")(inputs), "int32")
+        vectors = keras.layers.Embedding(size, config.embedding_dim, name=f"category{position}_embed")(index)
+        parts.append(keras.layers.Flatten(name=f"category{position}_flatten")(vectors))
+    return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="category_concat")(parts)
+
+
+def _embed_numeric(config: ArchitectureConfig, inputs: Tensor, positions: list[int]) -> Tensor:
+    """The continuous columns embedded and flattened, then the other columns as they are.
+
+    ``inputs`` holds the input columns at ``positions`` (every column, or all but the text
+    columns that are embedded)."""
+    embedded = [positions.index(index) for index in config.embedded_columns if index in positions]
     if not embedded:
         return inputs
-    columns = config.input_shape[0]
+    columns = len(positions)
     x = inputs if len(embedded) == columns else Columns(list(embedded), name="embed_columns")(inputs)
     if config.numeric_embedding == "piecewise_linear":
         layer: keras.layers.Layer = PiecewiseLinearEmbedding(

@@ -1,5 +1,7 @@
 """The few layers Keras does not ship: option-A channel padding, DropBlock, stochastic depth, the
-de-standardising output of a regression head, and the numeric embeddings of tabular columns.
+de-standardising output of a regression head, the numeric embeddings of tabular columns, and the
+steps of a table's preprocessing that Keras lacks (imputing missing numbers, quantile scaling,
+the smooth clip).
 
 Written with ``keras.ops`` and ``keras.random`` only, and registered for serialization so that a
 saved ``model.keras`` loads wherever ``ressearch`` is importable.
@@ -20,6 +22,9 @@ __all__ = [
     "Columns",
     "Destandardize",
     "DropBlock",
+    "FillMissing",
+    "QuantileScaling",
+    "SmoothClip",
     "PeriodicEmbedding",
     "PiecewiseLinearEmbedding",
     "StochasticDepth",
@@ -309,3 +314,73 @@ class PiecewiseLinearEmbedding(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "bins": self.bins, "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class FillMissing(keras.layers.Layer):
+    """Missing values (NaN) of each column take that column's entry of ``values`` (its training
+    median): the imputation of a csv recipe, inside the model."""
+
+    def __init__(self, values: list[float], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.values = [float(value) for value in values]
+
+    def call(self, inputs: Any) -> Any:
+        return ops.where(ops.isnan(inputs), ops.cast(self.values, inputs.dtype), inputs)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "values": self.values}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class QuantileScaling(keras.layers.Layer):
+    """Normal scores of each column through its training quantiles ``edges`` (columns x edges).
+
+    The empirical distribution function, linear within each bin between two edges (a bin of
+    width 0 counts half at its value), clipped to ``[limit, 1 - limit]`` and mapped through the
+    inverse normal distribution: :func:`ressearch.data.recipes.quantile_scores` in Keras ops,
+    computed in float64 so that the model gives the recipe's numbers.
+    """
+
+    def __init__(self, edges: list[list[float]], limit: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.edges = [[float(edge) for edge in column] for column in edges]
+        self.limit = float(limit)
+
+    def call(self, inputs: Any) -> Any:
+        edges = ops.convert_to_tensor(np.asarray(self.edges, dtype=np.float64))
+        left, width = edges[:, :-1], edges[:, 1:] - edges[:, :-1]
+        offset = ops.expand_dims(ops.cast(inputs, "float64"), -1) - left
+        filled = width > 0
+        ramp = ops.clip(offset / ops.where(filled, width, 1.0), 0.0, 1.0)
+        step = 0.5 * (ops.sign(offset) + 1.0)
+        share = ops.clip(ops.mean(ops.where(filled, ramp, step), axis=-1), self.limit, 1.0 - self.limit)
+        return ops.cast(math.sqrt(2.0) * ops.erfinv(2.0 * share - 1.0), inputs.dtype)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "edges": self.edges, "limit": self.limit}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SmoothClip(keras.layers.Layer):
+    """``x / sqrt(1 + (x / limit)^2)``: RealMLP's smooth clip (Holzmueller et al. 2024), about
+    ``x`` near 0 and towards ``+-limit`` far out."""
+
+    def __init__(self, limit: float = 3.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limit = float(limit)
+
+    def call(self, inputs: Any) -> Any:
+        return inputs / ops.sqrt(1.0 + ops.square(inputs / self.limit))
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "limit": self.limit}

@@ -44,10 +44,26 @@ def load_model(path: str | Path) -> keras.Model:
 def export_savedmodel(model: keras.Model, path: str | Path) -> Path:
     """Write ``model`` as a TensorFlow SavedModel at ``path`` (a new folder) and return it.
 
-    Its ``serve`` endpoint and ``serving_default`` signature take the preprocessed inputs (the
-    model's input shape, float32, any batch size) and return what ``model.predict`` returns:
-    class probabilities, or values in the target's units.
+    Its ``serve`` endpoint and ``serving_default`` signature take what the model takes (any
+    batch size) and return what ``model.predict`` returns: class probabilities, or values in the
+    target's units. A model of a dict of raw columns (:func:`ressearch.arch.preprocessing.
+    with_raw_inputs`) is served by ``serve`` with that dict; ``serving_default`` names its
+    arguments :func:`~ressearch.arch.preprocessing.input_names` of the columns.
     """
     folder = Path(path)
-    model.export(str(folder), format="tf_saved_model", verbose=False)
+    signature = None
+    structure = model.input  # a functional model: the dict, list or tensor it was built on
+    if isinstance(structure, dict):
+        import tensorflow as tf
+
+        from ressearch.arch.preprocessing import input_names
+
+        names = input_names(list(structure))
+        signature = [
+            {
+                key: tf.TensorSpec(tensor.shape, tensor.dtype, name=names[key])
+                for key, tensor in structure.items()
+            }
+        ]
+    model.export(str(folder), format="tf_saved_model", verbose=False, input_signature=signature)
     return folder

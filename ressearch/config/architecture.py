@@ -74,6 +74,11 @@ class ArchitectureConfig(FrozenConfig):
     # Dense inputs: the positions of the continuous columns (a CSV's numeric columns, not its
     # one-hot categories), the only ones a numeric embedding embeds. None: every column.
     continuous_features: Annotated[tuple[Annotated[int, Field(ge=0)], ...] | None, FROM_DATA] = None
+    # Dense inputs: the text columns that enter as an index (a CSV's data.max_onehot), each its
+    # position and table size; each gets a trainable embedding of embedding_dim units.
+    categorical_columns: Annotated[
+        tuple[tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=2)]], ...], FROM_DATA
+    ] = ()
 
     # Stages: one entry each. A stage after the first halves the resolution (conv inputs).
     depths: Annotated[
@@ -202,6 +207,21 @@ class ArchitectureConfig(FrozenConfig):
                 f"{what} applies to dense inputs (rank 1), and input_shape {list(self.input_shape)} "
                 f"has rank {self.rank}"
             )
+        categorical = [position for position, _ in self.categorical_columns]
+        if categorical:
+            if self.rank != 1:
+                raise ValueError(f"categorical_columns apply to dense inputs (rank 1), not rank {self.rank}")
+            if any(index >= self.input_shape[0] for index in categorical) or categorical != sorted(
+                set(categorical)
+            ):
+                raise ValueError(
+                    f"categorical_columns are increasing column positions below the input's "
+                    f"{self.input_shape[0]} columns, got {categorical}"
+                )
+            if columns is None or set(columns) & set(categorical):
+                raise ValueError(
+                    "continuous_features must name the continuous columns, apart from categorical_columns"
+                )
         if columns is None:
             return
         if any(index >= self.input_shape[0] for index in columns):

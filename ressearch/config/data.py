@@ -12,11 +12,12 @@ from pydantic import Field, field_validator, model_validator
 
 from ressearch.config.base import FrozenConfig
 
-__all__ = ["BUILTIN_DATASETS", "KERAS_DATASETS", "SOURCE_KINDS", "DataConfig"]
+__all__ = ["BUILTIN_DATASETS", "KERAS_DATASETS", "SCALINGS", "SOURCE_KINDS", "DataConfig"]
 
 SOURCE_KINDS: tuple[str, ...] = ("builtin", "csv", "npz", "images", "keras")
 BUILTIN_DATASETS: tuple[str, ...] = ("breast_cancer", "diabetes", "digits", "iris", "wine")
 KERAS_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "mnist", "fashion_mnist")
+SCALINGS: tuple[str, ...] = ("standard", "robust", "quantile")
 # Sources whose location is a path, resolved against the study file's folder.
 PATH_KINDS: tuple[str, ...] = ("csv", "npz", "images")
 
@@ -44,6 +45,15 @@ class DataConfig(FrozenConfig):
     image_size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] | None = None
     flatten: bool = False  # image arrays to vectors, for dense networks
     max_rows: Annotated[int, Field(ge=2)] | None = None  # stratified subsample, for quick studies
+    # Rows of columns (csv, tabular arrays): how numeric columns are scaled, fitted on the training
+    # rows. standard: mean and standard deviation; robust: median and interquartile range (RealMLP,
+    # Holzmueller et al. 2024); quantile: to normal scores through the training quantiles.
+    scaling: Literal["standard", "robust", "quantile"] = "standard"
+    # Then x / sqrt(1 + (x / 3)^2): outliers squashed smoothly towards +-3 (RealMLP's smooth clip).
+    clip: bool = False
+    # csv: a text column with more categories than this enters the network as an index into a
+    # trainable embedding (embedding_dim wide) instead of one-hot columns; None: every one one-hot.
+    max_onehot: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("source")
     @classmethod
@@ -71,6 +81,10 @@ class DataConfig(FrozenConfig):
                 raise ValueError("features lists a column twice")
         if self.image_size is not None and self.kind != "images":
             raise ValueError(f"image_size applies to images: sources only, not to {self.kind}:")
+        if self.max_onehot is not None and self.kind != "csv":
+            raise ValueError(f"max_onehot applies to csv: sources (text columns) only, not to {self.kind}:")
+        if (self.scaling != "standard" or self.clip) and self.kind in ("images", "keras"):
+            raise ValueError(f"scaling and clip apply to rows of columns, not to {self.kind}: images")
         if self.class_weight is not None and self.task == "regression":
             raise ValueError("class_weight 'balanced' needs a classification task, not regression")
         return self

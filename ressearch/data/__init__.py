@@ -1,6 +1,6 @@
 """Datasets for studies: sources by kind, the split made once, versioned preprocessing recipes.
 
-NumPy, pandas and scikit-learn (TensorFlow only inside the image and Keras loaders): must not
+NumPy, pandas, scikit-learn and SciPy (TensorFlow only inside the image and Keras loaders): must not
 import Optuna or the arch, training, storage, search, results or CLI layers.
 """
 

@@ -88,10 +88,22 @@ class Dataset:
         for spec in self.preprocessing["columns"]:  # in the order apply_csv lays them out
             if spec["type"] == "numeric":
                 positions.append(position)
-                position += 1
-            else:
-                position += len(spec["categories"])
+            position += _width(spec)
         return tuple(positions)
+
+    @property
+    def categorical_columns(self) -> tuple[tuple[int, int], ...]:
+        """The text columns the network embeds (``data.max_onehot``): each one's position and
+        the size of its embedding table (its categories and one for unseen ones)."""
+        if self.preprocessing.get("kind") != "csv":
+            return ()
+        found: list[tuple[int, int]] = []
+        position = 0
+        for spec in self.preprocessing["columns"]:
+            if spec.get("encoding") == "embedding":
+                found.append((position, len(spec["categories"]) + 1))
+            position += _width(spec)
+        return tuple(found)
 
     @property
     def target_scale(self) -> tuple[float, float] | None:
@@ -102,6 +114,25 @@ class Dataset:
         """
         scale = self.preprocessing.get("target_scale")
         return (float(scale["mean"]), float(scale["std"])) if scale else None
+
+
+def _recipe_notes(recipe: Recipe) -> list[str]:
+    """What the recipe does beyond the defaults, for the run's data line and metrics.json."""
+    notes: list[str] = []
+    if recipe.get("scaling") not in (None, "standard") or recipe.get("clip"):
+        notes.append(
+            f"numbers scaled {recipe['scaling']}" + (" with the smooth clip" if recipe.get("clip") else "")
+        )
+    for spec in recipe.get("columns", []):
+        if spec.get("encoding") == "embedding":
+            notes.append(f"text column {spec['name']!r} embedded ({len(spec['categories']):,} categories)")
+    return notes
+
+
+def _width(spec: dict[str, Any]) -> int:
+    """How many model input columns one csv column becomes."""
+    one_hot = spec["type"] == "categorical" and spec.get("encoding") != "embedding"
+    return len(spec["categories"]) if one_hot else 1
 
 
 def load_dataset(
@@ -169,6 +200,12 @@ def load_dataset(
         "task": task,
         "class_names": list(class_names),
     }
+    if (config.scaling != "standard" or config.clip) and "scaling" not in recipe:
+        raise DataError(
+            f"data.scaling: scaling and clip apply to rows of columns (csv, tabular), and "
+            f"{config.source} holds {recipe['kind']} inputs; remove them"
+        )
+    notes.extend(_recipe_notes(recipe))
     x_train = apply_preprocessing(recipe, raw_train)
     x_val = apply_preprocessing(recipe, raw_val)
     y_train, y_val = codes[train_rows], codes[val_rows]

@@ -6,7 +6,10 @@ config; ``ressearch build DIR/config.json`` rebuilds the network either way), ``
 (the trained model) and/or ``savedmodel/`` (a TensorFlow SavedModel that serves without
 ressearch), ``metrics.json`` and ``preprocessing.json`` (the versioned recipe itself, with the
 class names: ``apply_preprocessing(json.load(file), rows)``); and ``trials.csv`` for the whole
-study. A multi-objective study exports its Pareto set, one sub-folder per trial.
+study. Where the recipe is of rows of columns (csv, tabular), both model files hold the recipe's
+steps as Keras layers and take raw rows (``"model_input": "raw"`` in ``preprocessing.json``);
+images are still preprocessed outside. A multi-objective study exports its Pareto set, one
+sub-folder per trial.
 
 Two options use more of what the search paid for. ``refit`` retrains each exported trial on the
 training and validation rows together, for the epochs it needed (:mod:`ressearch.results.refit`):
@@ -79,21 +82,38 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _write_models(
-    artifacts: Path, artifact_id: str, folder: Path, *, trial_number: int, formats: Sequence[str]
-) -> None:
+    artifacts: Path,
+    artifact_id: str,
+    folder: Path,
+    *,
+    trial_number: int,
+    formats: Sequence[str],
+    recipe: dict[str, Any],
+) -> bool:
+    """Write the model files; True where they take raw rows (the recipe inside them)."""
     keras_file = folder / "model.keras"
     download_model(artifacts, artifact_id, keras_file, trial_number=trial_number)
-    _keep_formats(keras_file, folder, formats)
+    return _keep_formats(keras_file, folder, formats, recipe)
 
 
-def _keep_formats(keras_file: Path, folder: Path, formats: Sequence[str]) -> None:
-    """From the ``model.keras`` written in ``folder``: the SavedModel if asked, the file if asked."""
-    if "savedmodel" in formats:
+def _keep_formats(keras_file: Path, folder: Path, formats: Sequence[str], recipe: dict[str, Any]) -> bool:
+    """From the network in ``keras_file``: where the recipe is of rows of columns, the model that
+    takes raw rows (the recipe's steps as layers) in its place; the SavedModel if asked, the
+    ``.keras`` file if asked. True where the model files take raw rows."""
+    raw = recipe.get("kind") in ("csv", "tabular")  # ressearch.arch.preprocessing.RAW_INPUT_KINDS
+    if raw or "savedmodel" in formats:
+        from ressearch.arch.preprocessing import with_raw_inputs
         from ressearch.arch.saving import export_savedmodel, load_model
 
-        export_savedmodel(load_model(keras_file), folder / "savedmodel")
+        model = load_model(keras_file)
+        if raw:
+            model = with_raw_inputs(model, recipe)
+            model.save(keras_file)
+        if "savedmodel" in formats:
+            export_savedmodel(model, folder / "savedmodel")
     if "keras" not in formats:
         keras_file.unlink()
+    return raw
 
 
 def _export_trial(
@@ -118,9 +138,16 @@ def _export_trial(
     ):
         raise ConfigError(f"trial {trial.number} of {study.study_name!r} has no stored model to export")
     folder.mkdir(parents=True, exist_ok=True)
-    refitted = _refit_models(study, meta, trial, folder, artifacts, formats) if refit else None
+    refitted, raw = _refit_models(study, meta, trial, folder, artifacts, formats) if refit else (None, False)
     if refitted is None:
-        _write_models(artifacts, record.model_artifact, folder, trial_number=trial.number, formats=formats)
+        raw = _write_models(
+            artifacts,
+            record.model_artifact,
+            folder,
+            trial_number=trial.number,
+            formats=formats,
+            recipe=meta.preprocessing,
+        )
     # The network (an architecture config, or the hypermodel that rebuilds it from its values)
     # and its training: the trial's own config.json.
     _write_json(folder / "config.json", config.to_json(study=study.study_name, trial=trial.number))
@@ -149,9 +176,12 @@ def _export_trial(
     )
     _write_json(
         folder / "preprocessing.json",
-        refitted.preprocessing
-        if refitted is not None
-        else {**meta.preprocessing, "class_names": meta.class_names},
+        (
+            refitted.preprocessing
+            if refitted is not None
+            else {**meta.preprocessing, "class_names": meta.class_names}
+        )
+        | ({"model_input": "raw"} if raw else {}),
     )
     return refitted.to_json() if refitted is not None else None
 
@@ -163,8 +193,9 @@ def _refit_models(
     folder: Path,
     artifacts: Path,
     formats: Sequence[str],
-) -> RefitResult:
-    """Retrain ``trial`` on the training and validation rows; its model files into ``folder``."""
+) -> tuple[RefitResult, bool]:
+    """Retrain ``trial`` on the training and validation rows; its model files into ``folder``
+    (True where they take raw rows)."""
     from ressearch.results.refit import refit_trial
 
     keras_file = folder / "model.keras"
@@ -177,8 +208,7 @@ def _refit_models(
         direction=study.directions[0].name.lower(),
         save_to=keras_file,
     )
-    _keep_formats(keras_file, folder, formats)
-    return refitted
+    return refitted, _keep_formats(keras_file, folder, formats, refitted.preprocessing)
 
 
 def _export_ensemble(
@@ -197,7 +227,7 @@ def _export_ensemble(
     ensemble = build_ensemble(study, meta, members, artifacts=artifacts)
     keras_file = folder / "model.keras"
     ensemble.model.save(keras_file)
-    _keep_formats(keras_file, folder, formats)
+    raw = _keep_formats(keras_file, folder, formats, meta.preprocessing)
     for trial in members:
         config = TrialRecord.from_trial(trial).config(artifacts)
         if config is not None:
@@ -219,7 +249,10 @@ def _export_ensemble(
             "split_seed": definition.get("study", {}).get("seed"),
         },
     )
-    _write_json(folder / "preprocessing.json", {**meta.preprocessing, "class_names": meta.class_names})
+    _write_json(
+        folder / "preprocessing.json",
+        {**meta.preprocessing, "class_names": meta.class_names} | ({"model_input": "raw"} if raw else {}),
+    )
     return ensemble.to_json()
 
 

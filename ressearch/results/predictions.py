@@ -2,8 +2,11 @@
 
 An export folder holds ``model.keras`` (which predicts in the target's units) and
 ``preprocessing.json`` (the versioned recipe that turns raw rows into model inputs, with the
-class names). Raw rows are what the study read: CSV columns (missing values and text as in
-training; extra columns ignored), arrays, or images of any size.
+class names). Where the recipe says ``"model_input": "raw"`` the model holds the recipe's steps
+and takes raw columns; only :func:`~ressearch.data.recipes.raw_inputs` runs outside it. Older
+exports (and images) take preprocessed arrays, and the recipe is applied first. Raw rows are
+what the study read: CSV columns (missing values and text as in training; extra columns
+ignored), arrays, or images of any size.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ressearch.data.messages import first_line, quoted
-from ressearch.data.recipes import Recipe, apply_preprocessing, resize
+from ressearch.data.recipes import Recipe, apply_preprocessing, raw_inputs, resize
 from ressearch.data.sources.images import IMAGE_SUFFIXES, decode_image, image_files
 from ressearch.errors import ConfigError, DataError
 
@@ -90,6 +93,11 @@ class Predictor:
         return [str(name) for name in self.recipe.get("class_names") or []]
 
     @property
+    def takes_raw_rows(self) -> bool:
+        """Whether the model holds its preprocessing (exports from recipe version 2 on)."""
+        return self.recipe.get("model_input") == "raw"
+
+    @property
     def regression(self) -> bool:
         return self.recipe.get("task") == "regression"
 
@@ -124,9 +132,21 @@ class Predictor:
                 rows = rows[needed]
             elif self.recipe["kind"] == "tabular":
                 rows = rows.to_numpy()
-        x = apply_preprocessing(self.recipe, rows)
+        if self.takes_raw_rows:
+            import tensorflow as tf  # Keras' predict takes strings only as tensors
+
+            inputs = raw_inputs(self.recipe, rows)
+            x = (
+                {name: tf.constant(values) for name, values in inputs.items()}
+                if isinstance(inputs, dict)
+                else inputs
+            )
+            count = len(next(iter(inputs.values())) if isinstance(inputs, dict) else inputs)
+        else:
+            x = apply_preprocessing(self.recipe, rows)
+            count = len(x)
         outputs = np.asarray(self.model.predict(x, verbose=0, batch_size=256), dtype=np.float64)
-        frame = pd.DataFrame({"row": index if index is not None else list(range(len(x)))})
+        frame = pd.DataFrame({"row": index if index is not None else list(range(count))})
         if self.regression:
             frame["prediction"] = outputs[:, 0]
             return frame

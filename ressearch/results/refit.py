@@ -24,6 +24,7 @@ from ressearch.config.architecture import ArchitectureConfig
 from ressearch.config.hypermodel import HypermodelConfig
 from ressearch.config.training import TrainConfig
 from ressearch.errors import ConfigError, DataError, TrialFailed
+from ressearch.search.inverse import adapt_to_data
 from ressearch.search.record import StudyMeta, TrialConfig, TrialRecord
 
 if TYPE_CHECKING:
@@ -167,13 +168,22 @@ def refit_trial(
         raise ConfigError(f"--refit: trial {trial.number} cannot train {epochs} epochs ({error})") from None
     definition = meta.study_definition()
     dataset = load_dataset(definition.data, seed=definition.settings.seed, merge_validation=True)
-    if isinstance(network, ArchitectureConfig) and (
-        tuple(dataset.input_shape) != network.input_shape or dataset.outputs != network.outputs
-    ):
-        raise DataError(
-            f"data: {definition.data.source} now gives inputs {tuple(dataset.input_shape)} and "
-            f"{dataset.outputs} outputs; trial {trial.number} was trained on {network.input_shape} and "
-            f"{network.outputs}: the data changed since the study ran"
+    if isinstance(network, ArchitectureConfig):
+        if dataset.outputs != network.outputs:
+            raise DataError(
+                f"data: {definition.data.source} now gives {dataset.outputs} outputs; trial "
+                f"{trial.number} was trained for {network.outputs}: the data changed since the study ran"
+            )
+        # What the network takes from its data is the merged rows' now: a category seen only in
+        # validation rows widens the one-hot input, and a regression target's scale is theirs.
+        network = adapt_to_data(
+            network,
+            input_shape=tuple(dataset.input_shape),
+            outputs=dataset.outputs,
+            head=network.head,
+            output_scale=dataset.target_scale,
+            continuous_features=dataset.continuous_features,
+            categorical_columns=dataset.categorical_columns,
         )
     if list(dataset.class_names) != list(meta.class_names):
         raise DataError(

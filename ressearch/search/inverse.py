@@ -174,6 +174,7 @@ def adapt_to_data(
     head: Literal["classification", "regression"] = "classification",
     output_scale: tuple[float, float] | None = None,
     continuous_features: tuple[int, ...] | None = None,
+    categorical_columns: tuple[tuple[int, int], ...] = (),
 ) -> ArchitectureConfig:
     """``config`` for this data: its input shape, outputs, head, output scale and continuous
     columns (None: every column, or no tabular rows); conv-only fields go back to their defaults
@@ -192,6 +193,7 @@ def adapt_to_data(
         "output_std": std,
         # The columns this data's embeddings take, not those of the data the config came from.
         "continuous_features": continuous_features,
+        "categorical_columns": tuple(categorical_columns),
     }
     for name, info in ArchitectureConfig.model_fields.items():
         ranks = search_marker(ArchitectureConfig, name).ranks
@@ -337,6 +339,7 @@ def architecture_params(
     head: Literal["classification", "regression"] = "classification",
     output_scale: tuple[float, float] | None = None,
     continuous_features: tuple[int, ...] | None = None,
+    categorical_columns: tuple[tuple[int, int], ...] = (),
 ) -> dict[str, Any]:
     """The params with which :func:`~ressearch.search.space.sample` makes ``config`` (adapted
     to this data, see :func:`adapt_to_data`).
@@ -353,6 +356,7 @@ def architecture_params(
         head=head,
         output_scale=output_scale,
         continuous_features=continuous_features,
+        categorical_columns=categorical_columns,
     )
     presets: Sequence[str | None] = space.possible("preset") or (None,)
     first_error: ConfigError | None = None
@@ -406,6 +410,7 @@ def _architecture_params(
             head=head,
             output_scale=output_scale,
             continuous_features=target.continuous_features,
+            categorical_columns=target.categorical_columns,
         )
 
     return _check("space", target, chooser, make, space, base, origin)
@@ -437,6 +442,7 @@ def params_for(
     head: Literal["classification", "regression"] = "classification",
     output_scale: tuple[float, float] | None = None,
     continuous_features: tuple[int, ...] | None = None,
+    categorical_columns: tuple[tuple[int, int], ...] = (),
     train: TrainConfig | None = None,
     train_space: TrainSpace | None = None,
 ) -> dict[str, Any]:
@@ -457,6 +463,7 @@ def params_for(
         head=head,
         output_scale=output_scale,
         continuous_features=continuous_features,
+        categorical_columns=categorical_columns,
     )
     if train is not None:
         params.update(train_params(train, train_space or TrainSpace({})))

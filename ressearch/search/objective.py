@@ -171,6 +171,7 @@ class Objective:
                 head="regression" if self.dataset.task == "regression" else "classification",
                 output_scale=self.dataset.target_scale,
                 continuous_features=self.dataset.continuous_features,
+                categorical_columns=self.dataset.categorical_columns,
             )
         except ConfigError as error:
             raise TrialFailed(f"sampled an impossible architecture: {error}") from None

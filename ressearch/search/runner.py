@@ -318,6 +318,7 @@ def prepare(
             head="regression" if dataset.task == "regression" else "classification",
             output_scale=dataset.target_scale,
             continuous_features=dataset.continuous_features,
+            categorical_columns=dataset.categorical_columns,
             storage=backend,
             study_name=settings.name,
             grid=settings.sampler == "grid",

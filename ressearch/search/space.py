@@ -81,13 +81,15 @@ def sample(
     head: Literal["classification", "regression"] = "classification",
     output_scale: tuple[float, float] | None = None,
     continuous_features: tuple[int, ...] | None = None,
+    categorical_columns: tuple[tuple[int, int], ...] = (),
 ) -> ArchitectureConfig:
     """Sample one architecture for data of ``input_shape`` with ``outputs`` outputs.
 
     ``output_scale`` is a regression target's training mean and standard deviation: the network
     learns the standardised target and its last layer maps predictions back to units.
     ``continuous_features`` are the positions of the continuous columns of tabular rows (None:
-    all), the only ones a numeric embedding embeds.
+    all), the only ones a numeric embedding embeds; ``categorical_columns`` the text columns
+    that enter as an index into an embedding (position and table size).
     Keys absent from the space keep the preset's value (``preset:``) or the config default.
     An impossible combination raises :class:`ConfigError`, which fails that trial alone.
     """
@@ -102,6 +104,8 @@ def sample(
         fields["output_mean"], fields["output_std"] = output_scale
     if continuous_features is not None:
         fields["continuous_features"] = list(continuous_features)
+    if categorical_columns:
+        fields["categorical_columns"] = [list(column) for column in categorical_columns]
     block_type = suggest(trial, space, "block_type") if "block_type" in space else base.block_type
     fields["block_type"] = block_type
     family = get_block(block_type)

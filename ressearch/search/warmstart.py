@@ -132,6 +132,7 @@ def resolve_warm_starts(
     head: Literal["classification", "regression"] = "classification",
     output_scale: tuple[float, float] | None = None,
     continuous_features: tuple[int, ...] | None = None,
+    categorical_columns: tuple[tuple[int, int], ...] = (),
     storage: optuna.storages.BaseStorage | None = None,
     study_name: str = "",
     grid: bool = False,
@@ -166,6 +167,7 @@ def resolve_warm_starts(
                     head=head,
                     output_scale=output_scale,
                     continuous_features=continuous_features,
+                    categorical_columns=categorical_columns,
                     train=train,
                     train_space=train_space,
                 )

@@ -6,7 +6,14 @@ import keras
 import numpy as np
 import pytest
 
-from ressearch.arch.layers import ChannelPad, DropBlock, StochasticDepth
+from ressearch.arch.layers import (
+    ChannelPad,
+    DropBlock,
+    FillMissing,
+    QuantileScaling,
+    SmoothClip,
+    StochasticDepth,
+)
 
 
 def numpy(tensor) -> np.ndarray:
@@ -91,8 +98,11 @@ def test_stochastic_depth_drops_whole_samples_at_its_rate_and_keeps_the_mean():
         lambda: ChannelPad(6, name="pad"),
         lambda: DropBlock(0.2, 5, seed=4, name="db"),
         lambda: StochasticDepth(0.1, seed=9, name="sd"),
+        lambda: FillMissing([1.5, -2.0], name="fill"),
+        lambda: QuantileScaling([[0.0, 1.0, 2.0]], 1e-3, name="quantile"),
+        lambda: SmoothClip(3.0, name="clip"),
     ],
-    ids=["channel_pad", "dropblock", "stochastic_depth"],
+    ids=["channel_pad", "dropblock", "stochastic_depth", "fill_missing", "quantile_scaling", "smooth_clip"],
 )
 def test_config_round_trip(make):
     layer = make()
@@ -145,3 +155,17 @@ def test_destandardize_maps_standardised_outputs_to_units_and_has_no_weights(tmp
     np.testing.assert_allclose(
         keras.models.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0)
     )
+
+
+def test_table_preprocessing_layers():
+    filled = FillMissing([1.5, -2.0])(np.array([[np.nan, 3.0], [4.0, np.nan]], dtype="float32"))
+    np.testing.assert_array_equal(numpy(filled), [[1.5, 3.0], [4.0, -2.0]])
+    clipped = numpy(SmoothClip(3.0)(np.array([[0.0, 3.0, 1e6]], dtype="float32")))
+    np.testing.assert_allclose(clipped, [[0.0, 3.0 / np.sqrt(2.0), 3.0]], rtol=1e-6)
+    # Quantile scores: the median edge scores 0, far below the edges the clipped low score.
+    scores = numpy(
+        QuantileScaling([[0.0, 1.0, 2.0], [5.0, 5.0, 5.0]], 1e-3)(
+            np.array([[1.0, 5.0], [-9.0, 4.0]], dtype="float32")
+        )
+    )
+    np.testing.assert_allclose(scores, [[0.0, 0.0], [-3.0902, -3.0902]], atol=1e-4)

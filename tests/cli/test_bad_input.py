@@ -304,7 +304,6 @@ CASES_DATA = {
     "csv-header-only": lambda s: s.csv_study("x1,x2,label\n", ["data.csv", "no rows"]),
     "csv-missing-target": lambda s: s.csv_study(_rows().drop(columns="label"), ["data.target", "'label'"]),
     "csv-single-class": lambda s: s.csv_study(_rows(label="a"), ["'label'", "single class"]),
-    "csv-all-empty-feature-column": lambda s: s.csv_study(_rows(notes=np.nan), ["'notes'", "no values"]),
     "csv-text-in-regression-target": lambda s: s.csv_study(
         _rows(label=["1.5", "two"] * 15), ["'label'", "'two'", "regression needs numbers"], task="regression"
     ),

@@ -217,7 +217,7 @@ def test_a_csv_the_tests_never_saw(write_study, unique_name, tmp_path):
     out = tmp_path / "best"
     assert cli("export", unique_name, "--out", out, "--storage", storage).exit_code == 0
     recipe = json.loads((out / "preprocessing.json").read_text())
-    assert recipe["class_names"] == ["high", "low"] and recipe["kind"] == "csv" and recipe["version"] == 1
+    assert recipe["class_names"] == ["high", "low"] and recipe["kind"] == "csv" and recipe["version"] == 2
 
     # The study's raw validation rows, label column and all, scored by `ressearch predict`,
     # give the validation accuracy the best trial recorded.

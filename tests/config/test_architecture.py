@@ -52,6 +52,15 @@ def test_configs_are_frozen():
         ({"input_shape": [4], "embedding_sigma": -0.1}, "embedding_sigma: Input should be greater"),
         ({"input_shape": [4], "continuous_features": [0, 4]}, "column positions below the input's 4 columns"),
         ({"input_shape": [4], "continuous_features": [1, 1]}, "continuous_features must increase"),
+        (
+            {"input_shape": [4], "continuous_features": [0, 1], "categorical_columns": [[1, 5]]},
+            "continuous_features must name the continuous columns, apart from categorical_columns",
+        ),
+        (
+            {"input_shape": [4], "continuous_features": [0], "categorical_columns": [[4, 5]]},
+            "categorical_columns are increasing column positions below the input's 4 columns",
+        ),
+        ({"input_shape": [4], "categorical_columns": [[1, 1]]}, "Input should be greater than or equal to 2"),
         ({"ensemble_k": 4}, "ensemble_k applies to dense inputs (rank 1), and input_shape [32, 32, 3]"),
         ({"input_shape": [4], "ensemble_k": 0}, "architecture.ensemble_k: Input should be greater than or"),
         ({"input_shape": [4], "ensemble_k": 1000}, "architecture.ensemble_k: Input should be less than or"),

@@ -33,6 +33,15 @@ from tests.helpers import one_line
         ({"source": "builtin:iris", "image_size": [8, 8]}, "image_size applies to images: sources only"),
         ({"source": "csv:d.csv", "target": "y", "features": ["y"]}, "must not include the target column 'y'"),
         ({"source": "builtin:iris", "colour": "red"}, "data.colour: unknown key"),
+        (
+            {"source": "builtin:iris", "scaling": "minmax"},
+            "data.scaling: Input should be 'standard', 'robust' or 'quantile'",
+        ),
+        ({"source": "builtin:iris", "clip": "maybe"}, "data.clip: Input should be a valid boolean"),
+        (
+            {"source": "images:pics", "scaling": "robust"},
+            "scaling and clip apply to rows of columns, not to images: images",
+        ),
     ],
 )
 def test_bad_data_configs_name_the_key_and_what_is_allowed(data, expected):

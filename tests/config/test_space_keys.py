@@ -61,6 +61,7 @@ def test_the_fields_that_are_not_keys():
         "output_mean",
         "output_std",
         "continuous_features",
+        "categorical_columns",
     }
     train_keys, architecture_keys = TrainSpace.keys(), ArchitectureSpace.keys()
     assert [name for name in TrainConfig.model_fields if name not in train_keys] == ["schema_version"]

@@ -67,3 +67,26 @@ def write_images(root: Path) -> None:
         pixels = rng.integers(0, 256, size=(4, 4), dtype=np.uint8)
         Image.fromarray(pixels, "L").save(root / "dog" / f"{i}.png")
     (root / "dog" / "notes.txt").write_text("not an image")
+
+
+def write_table(path: Path, rows: int = 300) -> pd.DataFrame:
+    """A table with what preprocessing must handle: skewed numbers with missing values and an
+    outlier, text with missing values, a many-valued text column, a constant and an empty column."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "size (m2)": rng.lognormal(4.0, 0.8, rows).round(1),
+            "rooms": rng.integers(1, 7, rows).astype(float),
+            "city": rng.choice(["Oslo", "Bergen", "Tromsø", "Stavanger"], rows),
+            "street": [f"street {i % 40}" for i in range(rows)],
+            "constant": 3.0,
+            "empty": np.nan,
+            "label": rng.choice(["cheap", "dear"], rows),
+        }
+    )
+    frame = frame.astype({"city": object})
+    frame.loc[[2, 9, 30], "size (m2)"] = np.nan
+    frame.loc[7, "size (m2)"] = 1e6  # an outlier
+    frame.loc[[4, 11], "city"] = np.nan
+    frame.to_csv(path, index=False)
+    return frame

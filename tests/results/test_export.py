@@ -87,7 +87,7 @@ def test_export_writes_the_best_trials_files(ran, tmp_path):
     assert metrics["data"] == meta.definition["data"] and metrics["data_summary"] == meta.data
     preprocessing = json.loads((out / "preprocessing.json").read_text())
     assert preprocessing == {**meta.preprocessing, "class_names": meta.class_names}
-    assert preprocessing["version"] == 1 and preprocessing["kind"] == "image"
+    assert preprocessing["version"] == 2 and preprocessing["kind"] == "image"
     assert len(meta.class_names) == 10
 
     # The model is the trial's stored artifact, byte for byte.

@@ -3,11 +3,13 @@ every bad input as one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,24 +17,33 @@ from PIL import Image
 from sklearn.datasets import load_diabetes, load_digits
 
 import ressearch
+from ressearch.arch.saving import load_model
 from ressearch.config import parse_study
-from ressearch.data import load_dataset
+from ressearch.data import apply_preprocessing, load_dataset
+from ressearch.data.recipes import raw_inputs
 from ressearch.errors import ConfigError, DataError
 from ressearch.results import Predictor, export_study
 from ressearch.search import TrialRecord, run_study
-from ressearch.storage import load_study
+from ressearch.storage import download_model, load_study
+from tests.data.helpers import write_table
 from tests.helpers import cli, one_line, tiny_study, user_error
 
 pytestmark = pytest.mark.slow
 
 
-def export(tmp_path_factory: pytest.TempPathFactory, name: str, **sections: dict) -> tuple[Path, object]:
+def export(
+    tmp_path_factory: pytest.TempPathFactory, name: str, formats: str = "keras", **sections: dict
+) -> tuple[Path, object]:
     folder = tmp_path_factory.mktemp(name)
+    if "table" in sections:
+        write_table(folder / "rooms.csv")
+        sections = {key: value for key, value in sections.items() if key != "table"}
+        sections["data"] = {"source": f"csv:{folder / 'rooms.csv'}", "target": "label", **sections["data"]}
     definition = parse_study(tiny_study(name, **sections))
     storage = f"sqlite:///{folder / 'studies.db'}"
     summary = run_study(definition, storage=storage, artifacts=folder / "artifacts")
     assert summary.complete >= 1, summary
-    export_study(name, folder / "export", storage=storage)
+    export_study(name, folder / "export", storage=storage, formats=formats)
     return folder / "export", TrialRecord.from_trial(load_study(name, storage).best_trial), definition
 
 
@@ -53,6 +64,69 @@ def diabetes(tmp_path_factory):
         space={"block_type": "basic", "expansion": 1.0},
         train={"epochs": 5},
     )
+
+
+@pytest.fixture(scope="module")
+def rooms(tmp_path_factory):
+    """An exported residual MLP on a table with text, missing values, a constant and an empty
+    column, its numbers quantile-scaled and smoothly clipped: model files that take raw rows."""
+    return export(
+        tmp_path_factory,
+        "rooms",
+        "keras,savedmodel",
+        table=True,
+        study={"n_trials": 1, "pruner": "none"},
+        data={"scaling": "quantile", "clip": True, "max_rows": None, "max_onehot": 8},
+        space={"block_type": "basic", "expansion": 1.0},
+        train={"epochs": 3},
+    )
+
+
+def test_the_exported_model_scores_raw_rows_as_the_recipe_did(rooms, tmp_path):
+    out, record, definition = rooms
+    recipe = json.loads((out / "preprocessing.json").read_text())
+    assert recipe["model_input"] == "raw" and recipe["scaling"] == "quantile" and recipe["clip"] == 3.0
+    dataset = load_dataset(definition.data, seed=definition.settings.seed)
+    raw = pd.read_csv(out.parent / "rooms.csv").iloc[dataset.val_rows]
+    rows = raw.drop(columns="label")
+
+    # The recipe path: the trial's own network, on rows the recipe preprocessed.
+    download_model(out.parent / "artifacts", record.model_artifact, tmp_path / "net.keras", trial_number=0)
+    network = load_model(tmp_path / "net.keras")
+    # max_onehot 8: the 40 streets were embedded while training; the 5 cities one-hot.
+    embedded = [layer.input_dim for layer in network.layers if isinstance(layer, keras.layers.Embedding)]
+    assert embedded == [41]
+    expected = network.predict(apply_preprocessing(recipe, rows), verbose=0)
+    predictor = Predictor.load(out)
+    assert predictor.takes_raw_rows and isinstance(predictor.model.input, dict)
+    scored = predictor.predict(raw, proba=True)  # the label column is ignored
+    np.testing.assert_allclose(scored["proba_dear"], expected[:, 0], rtol=1e-5, atol=1e-6)
+    accuracy = float(np.mean(scored["prediction"].to_numpy() == raw["label"].to_numpy()))
+    assert accuracy == pytest.approx(record.metrics["val_accuracy"], abs=1e-6)
+
+    # The SavedModel, with TensorFlow alone, on a dict of raw columns (text included).
+    raw_columns = raw_inputs(recipe, rows)
+    np.savez(tmp_path / "inputs.npz", **{name: values for name, values in raw_columns.items()})
+    served = _serve(out / "savedmodel", tmp_path / "inputs.npz", tmp_path / "served.npz", columns=True)
+    np.testing.assert_allclose(served["serve"], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(served["signature"], expected, rtol=1e-5, atol=1e-6)
+
+    # An export from before (the network alone, the recipe applied outside) scores the same.
+    old = tmp_path / "old"
+    old.mkdir()
+    (tmp_path / "net.keras").rename(old / "model.keras")
+    old_recipe = {key: value for key, value in recipe.items() if key != "model_input"}
+    (old / "preprocessing.json").write_text(json.dumps(old_recipe))
+    before = Predictor.load(old)
+    assert not before.takes_raw_rows
+    pd.testing.assert_frame_equal(before.predict(raw, proba=True), scored, rtol=1e-5, atol=1e-6)
+
+    # The CLI on a CSV of raw rows gives the same predictions.
+    raw.to_csv(tmp_path / "rows.csv", index=False)
+    result = cli("predict", out, tmp_path / "rows.csv", "--proba")
+    assert result.exit_code == 0, result.output
+    from_cli = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    np.testing.assert_allclose(from_cli["proba_dear"], expected[:, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_npz_rows_reproduce_the_recorded_accuracy(digits, tmp_path):
@@ -112,12 +186,38 @@ class NoRessearch:
         if name.split(".")[0] == "ressearch":
             raise ImportError("ressearch is not installed here")
 sys.meta_path.insert(0, NoRessearch())
+import re
 import numpy as np, tensorflow as tf
 served = tf.saved_model.load(sys.argv[1])
-x = tf.constant(np.load(sys.argv[2])["x"])
-by_signature = served.signatures["serving_default"](x)
+arrays = np.load(sys.argv[2])
+if sys.argv[4] == "columns":  # a dict of raw columns; the signature names them plainly
+    x = {name: tf.constant(arrays[name]) for name in arrays.files}
+    plain = {re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_"): value for name, value in x.items()}
+    by_signature = served.signatures["serving_default"](**plain)
+else:
+    x = tf.constant(arrays["x"])
+    by_signature = served.signatures["serving_default"](x)
 np.savez(sys.argv[3], serve=served.serve(x).numpy(), signature=next(iter(by_signature.values())).numpy())
 """
+
+
+def _serve(savedmodel: Path, inputs: Path, out: Path, *, columns: bool = False) -> dict:
+    """What the SavedModel gives for the arrays in ``inputs``, in a process without ressearch."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SERVE_WITHOUT_RESSEARCH,
+            savedmodel,
+            inputs,
+            out,
+            "columns" if columns else "x",
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    return dict(np.load(out))
 
 
 def test_a_savedmodel_export_serves_values_without_ressearch(diabetes, tmp_path):
@@ -128,22 +228,10 @@ def test_a_savedmodel_export_serves_values_without_ressearch(diabetes, tmp_path)
     assert result.exit_code == 0, result.output
     assert (out / "model.keras").is_file() and (out / "savedmodel" / "saved_model.pb").is_file()
     dataset = load_dataset(definition.data, seed=definition.settings.seed)
-    np.savez(tmp_path / "inputs.npz", x=dataset.x_val)  # preprocessed rows, as the signature takes
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SERVE_WITHOUT_RESSEARCH,
-            out / "savedmodel",
-            tmp_path / "inputs.npz",
-            tmp_path / "served.npz",
-        ],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    served = np.load(tmp_path / "served.npz")
-    expected = Predictor.load(out).model.predict(dataset.x_val, verbose=0)
+    raw = load_diabetes().data[dataset.val_rows].astype(np.float32)  # raw rows: the model scales them
+    np.savez(tmp_path / "inputs.npz", x=raw)
+    served = _serve(out / "savedmodel", tmp_path / "inputs.npz", tmp_path / "served.npz")
+    expected = Predictor.load(out).model.predict(raw, verbose=0)
     np.testing.assert_allclose(served["serve"], expected, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(served["signature"], expected, rtol=1e-5, atol=1e-4)
     rmse = float(np.sqrt(np.mean((served["serve"][:, 0] - dataset.y_val) ** 2)))

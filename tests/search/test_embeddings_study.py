@@ -59,8 +59,9 @@ def test_a_study_over_numeric_embeddings_runs_and_exports(tmp_path, unique_name)
 
     out = tmp_path / "best"
     export_study(unique_name, out, storage=storage)
-    exported = load_model(out / "model.keras")
     config = ArchitectureConfig.from_dict(json.loads((out / "config.json").read_text())["architecture"])
+    # The export takes raw rows: the trained network is inside it, behind the recipe's layers.
+    exported = load_model(out / "model.keras").get_layer(config.name)
     rebuilt = build_model(config)
     rebuilt.set_weights(exported.get_weights())
     recipe = json.loads((out / "preprocessing.json").read_text())

@@ -17,6 +17,7 @@ from ressearch.arch import EnsembleModel
 from ressearch.arch.saving import load_model
 from ressearch.config import parse_study
 from ressearch.data import apply_preprocessing
+from ressearch.data.recipes import raw_inputs
 from ressearch.results import export_study
 from ressearch.results.predictions import predict
 from ressearch.search import run_study
@@ -60,10 +61,11 @@ def test_a_study_over_ensemble_k_prunes_exports_and_predicts(tmp_path, unique_na
 
     out = tmp_path / "best"
     export_study(unique_name, out, storage=storage, formats="keras,savedmodel")
-    exported = load_model(out / "model.keras")
-    assert type(exported) is EnsembleModel
     config = ArchitectureConfig.from_dict(json.loads((out / "config.json").read_text())["architecture"])
     assert config.ensemble_k in (2, 4)
+    # The export takes raw rows: the trained ensemble is inside it, behind the recipe's layers.
+    exported = load_model(out / "model.keras").get_layer(config.name)
+    assert type(exported) is EnsembleModel
     recipe = json.loads((out / "preprocessing.json").read_text())
     raw = pd.DataFrame(frame.drop(columns="label"))
     rows = apply_preprocessing(recipe, raw)
@@ -73,9 +75,8 @@ def test_a_study_over_ensemble_k_prunes_exports_and_predicts(tmp_path, unique_na
     rebuilt.set_weights(exported.get_weights())
     np.testing.assert_array_equal(rebuilt.predict(rows, verbose=0), probabilities)
     served = tf.saved_model.load(str(out / "savedmodel"))  # kept: its functions use its variables
-    np.testing.assert_allclose(
-        served.serve(tf.constant(rows, tf.float32)).numpy(), probabilities, rtol=1e-5, atol=1e-6
-    )
+    columns = {name: tf.constant(values) for name, values in raw_inputs(recipe, raw).items()}
+    np.testing.assert_allclose(served.serve(columns).numpy(), probabilities, rtol=1e-5, atol=1e-6)
 
     scored = predict(out, raw, proba=True)
     assert len(scored) == 300

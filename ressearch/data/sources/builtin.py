@@ -39,7 +39,9 @@ def load(config: DataConfig, base_dir: Path | None) -> Raw:
     return Raw(
         x=np.asarray(bunch.data, dtype=np.float64),
         y=np.asarray(bunch.target),
-        fit=partial(fit_standardised, kind="tabular", features=features),
+        fit=partial(
+            fit_standardised, kind="tabular", features=features, scaling=config.scaling, clip=config.clip
+        ),
         task="regression" if regression else "classification",
         class_names=None if regression else tuple(str(label) for label in bunch.target_names),
     )

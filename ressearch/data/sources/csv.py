@@ -47,6 +47,8 @@ def load(config: DataConfig, base_dir: Path | None) -> Raw:
     return Raw(
         x=frame[features],
         y=frame[target].to_numpy(),
-        fit=partial(fit_csv, where=str(path)),
+        fit=partial(
+            fit_csv, where=str(path), scaling=config.scaling, clip=config.clip, max_onehot=config.max_onehot
+        ),
         target=target,
     )

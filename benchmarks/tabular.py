@@ -63,11 +63,11 @@ TABLES: dict[str, Table] = {
     "arrests": Table("carData", "Arrests", "released", "binary"),
     # Boston mortgage applications: denied? (2,380 rows)
     "hmda": Table("AER", "HMDA", "deny", "binary"),
-    # Chilean plebiscite survey: intended vote, 4 classes; missing values (2,700 rows)
+    # Chilean plebiscite survey: intended vote, 4 classes; missing values (2,532 labelled rows)
     "chile": Table("carData", "Chile", "vote", "multiclass"),
     # Mid-Atlantic wages (ISLR): wage; logwage is the label in other units (3,000 rows)
     "wage": Table("ISLR", "Wage", "wage", "regression", drop=("logwage",)),
-    # Survey of Labour and Income Dynamics: hourly wages; missing education (3,987 labelled rows)
+    # Survey of Labour and Income Dynamics: hourly wages; missing education (4,147 labelled rows)
     "slid": Table("carData", "SLID", "wages", "regression"),
 }
 SYSTEMS = ("hist-gbdt", "lightgbm", "linear", "ressearch")  # the order they run in (see main)

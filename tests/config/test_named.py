@@ -3,7 +3,10 @@ mapping with ``extends:`` overrides some of them, and a wrong name is one line."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from ressearch import ConfigError
 from ressearch.config import parse_study
@@ -72,3 +75,10 @@ def test_a_wrong_name_or_override_is_one_line(section, value, message):
     with pytest.raises(ConfigError) as caught:
         parse_study(raw)
     assert one_line(caught.value).startswith(message)
+
+
+def test_the_readme_shows_what_tabular_expands_to():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("# space: tabular is\n") :]
+    shown = yaml.safe_load(block[: block.index("```")])
+    assert shown == {"space": NAMED_SPACES["tabular"], "train": NAMED_TRAIN["tabular"]}

@@ -57,6 +57,10 @@ def named_section(section: str, names: dict[str, dict[str, Any]], data: Any) -> 
     ``extends: NAME`` becomes that name's keys updated by the mapping's other keys. Anything
     else is returned as it is.
 
+    Example:
+        >>> named_section("train", NAMED_TRAIN, {"extends": "tabular", "epochs": 5})["epochs"]
+        5
+
     Raises:
         ConfigError: an unknown name (with the known ones and a close match).
     """

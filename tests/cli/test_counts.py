@@ -26,7 +26,7 @@ from ressearch.search.record import INTERRUPTED_REASON
 from ressearch.search.resume import finished_study
 from ressearch.storage import load_study
 from tests.helpers import tiny_study, wait_for
-from tests.search.helpers import RESSEARCH
+from tests.search.helpers import RESSEARCH, checkpointed_epochs
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +41,6 @@ SUMMARY = re.compile(
     r"(?P<pruned>\d+) pruned, (?P<failed>\d+) failed; (?P<not_counted>\d+) more not counted",
     re.MULTILINE,
 )
-
-
-def _checkpointed(folder: Path) -> int:
-    try:
-        return int(json.loads((folder / "state.json").read_text())["epochs"])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 def _ressearch(*args: str) -> subprocess.CompletedProcess[str]:
@@ -66,7 +59,7 @@ def test_interrupt_rerun_counts_agree_and_a_finished_study_is_one_line(write_stu
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        wait_for(lambda: _checkpointed(checkpoint) >= 2, 300, "two checkpointed epochs")
+        wait_for(lambda: checkpointed_epochs(checkpoint) >= 2, 300, "two checkpointed epochs")
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=120)
     finally:

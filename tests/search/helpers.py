@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import optuna
 
@@ -15,3 +17,11 @@ def running_trials(name: str, storage: str) -> list[optuna.trial.FrozenTrial]:
     except KeyError:
         return []
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+
+
+def checkpointed_epochs(folder: Path) -> int:
+    """The epochs a trial's checkpoint folder holds (0 before its first, or while one is written)."""
+    try:
+        return int(json.loads((folder / "state.json").read_text())["epochs"])
+    except (OSError, ValueError, KeyError):
+        return 0

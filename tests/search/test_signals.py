@@ -7,7 +7,6 @@ its worker process is gone, fails it and retries it, and the retry continues the
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -22,18 +21,11 @@ from ressearch.search.retry import chain_number
 from ressearch.search.runner import superseded
 from ressearch.storage import load_study
 from tests.helpers import stored_measurements, tiny_study, wait_for
-from tests.search.helpers import RESSEARCH, running_trials
+from tests.search.helpers import RESSEARCH, checkpointed_epochs, running_trials
 
 pytestmark = pytest.mark.slow
 
 EPOCHS = 12  # a dozen tiny epochs: the signal lands after two, with ten still to go
-
-
-def _checkpointed_epochs(folder: Path) -> int:
-    try:
-        return int(json.loads((folder / "state.json").read_text())["epochs"])
-    except (OSError, ValueError, KeyError):
-        return 0
 
 
 @pytest.mark.parametrize(
@@ -54,7 +46,7 @@ def test_a_stopped_run_loses_at_most_one_epoch(write_study, unique_name, tmp_pat
     )
     try:
         saved = wait_for(
-            lambda: _checkpointed_epochs(checkpoint) >= 2 and _checkpointed_epochs(checkpoint),
+            lambda: checkpointed_epochs(checkpoint) >= 2 and checkpointed_epochs(checkpoint),
             180,
             "two checkpointed epochs",
         )

@@ -102,6 +102,8 @@ def test_four_workers_finish_exactly_and_a_killed_one_costs_at_most_an_epoch(
     assert len(stored_measurements(study, retry).curve["loss"]) == EPOCHS
 
     # Each worker saw the GPU its index was given (round robin over 0,1); several workers ran trials.
+    # (A surplus trial, started as the last slot was taken, ends before it records anything.)
     for trial in study.trials:
-        assert TrialRecord.from_trial(trial).devices in ("0", "1")
+        record = TrialRecord.from_trial(trial)
+        assert record.surplus or record.devices in ("0", "1"), record
     assert len({TrialRecord.from_trial(trial).worker for trial in study.trials}) >= 3

@@ -26,7 +26,7 @@ from ressearch.search.record import INTERRUPTED_REASON
 from ressearch.search.resume import finished_study
 from ressearch.storage import load_study
 from tests.helpers import tiny_study, wait_for
-from tests.search.helpers import RESSEARCH, checkpointed_epochs
+from tests.search.helpers import RESSEARCH, checkpointed_epochs, start_run
 
 pytestmark = pytest.mark.slow
 
@@ -51,13 +51,7 @@ def test_interrupt_rerun_counts_agree_and_a_finished_study_is_one_line(write_stu
     storage = f"sqlite:///{tmp_path / 'counts.db'}"
     path = write_study(tiny_study(unique_name, study={"n_trials": 1}, train={"epochs": EPOCHS}))
     checkpoint = checkpoint_folder(Path(os.environ["RESSEARCH_ARTIFACTS"]), unique_name, 0)
-    process = subprocess.Popen(
-        [*RESSEARCH, "run", str(path), "--storage", storage],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process = start_run(path, storage)
     try:
         wait_for(lambda: checkpointed_epochs(checkpoint) >= 2, 300, "two checkpointed epochs")
         process.send_signal(signal.SIGINT)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import optuna
 
@@ -25,3 +28,16 @@ def checkpointed_epochs(folder: Path) -> int:
         return int(json.loads((folder / "state.json").read_text())["epochs"])
     except (OSError, ValueError, KeyError):
         return 0
+
+
+def start_run(study_file: Path, storage: str, **popen: Any) -> subprocess.Popen[str]:
+    """``ressearch run STUDY_FILE --storage STORAGE`` in the background, its output unbuffered
+    and piped (``popen``: more of Popen's arguments)."""
+    return subprocess.Popen(
+        [*RESSEARCH, "run", str(study_file), "--storage", storage],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        **popen,
+    )

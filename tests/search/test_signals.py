@@ -21,7 +21,7 @@ from ressearch.search.retry import chain_number
 from ressearch.search.runner import superseded
 from ressearch.storage import load_study
 from tests.helpers import stored_measurements, tiny_study, wait_for
-from tests.search.helpers import RESSEARCH, checkpointed_epochs, running_trials
+from tests.search.helpers import RESSEARCH, checkpointed_epochs, running_trials, start_run
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +35,9 @@ def test_a_stopped_run_loses_at_most_one_epoch(write_study, unique_name, tmp_pat
     storage = f"sqlite:///{tmp_path / 'signal.db'}"
     path = write_study(tiny_study(unique_name, study={"n_trials": 1}, train={"epochs": EPOCHS}))
     checkpoint = checkpoint_folder(Path(os.environ["RESSEARCH_ARTIFACTS"]), unique_name, 0)
-    process = subprocess.Popen(
-        [*RESSEARCH, "run", str(path), "--storage", storage],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    process = start_run(
+        path,
+        storage,
         # As a background job would: SIGINT inherited ignored. The run must still stop on it.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )

@@ -191,7 +191,12 @@ class Space:
         """
         if data is None:
             return cls({})
-        data = named_section(cls.section, cls.named, data)
+        overrides = set(data) if isinstance(data, Mapping) else set()
+        expanded = named_section(cls.section, cls.named, data)
+        # The named section's own keys, where an override made them meaningless (`extends:
+        # tabular` with `numeric_embedding: none` leaves no bins to sample), go with it.
+        inherited = set(expanded) - overrides if expanded is not data else set()
+        data = expanded
         if not isinstance(data, Mapping):
             raise ConfigError(
                 f"{cls.section}: expected a mapping of keys to values, got {type(data).__name__}"
@@ -204,6 +209,9 @@ class Space:
                 raise ConfigError(f"{where}: unknown key{hint}; known are {', '.join(cls.keys())}")
             dimensions[key] = _parse_dimension(where, cls._keys[key], spec)
         space = cls(dimensions)
+        for key in sorted(inherited):
+            if key in space and space._never_used(key) is not None:
+                del space.dimensions[key]
         space._check()
         return space
 
@@ -220,16 +228,25 @@ class Space:
             return dimension.options
         return None
 
+    def _never_used(self, key: str) -> tuple[str, tuple[Any, ...]] | None:
+        """The key and values ``key`` depends on, where that key can never take them (so
+        ``key`` would never be sampled); None where ``key`` can be used."""
+        when = self.key(key).search.when
+        if when is None:
+            return None
+        other, values = when
+        default = (self.model.model_fields[other].default,)
+        possible = self.possible(other) if other in self else default
+        if possible is not None and not set(possible) & set(values):
+            return other, tuple(values)
+        return None
+
     def _check(self) -> None:
         """Cross-key checks: a key sampled only when another has some value must be able to be."""
         for key in self.dimensions:
-            when = self.key(key).search.when
-            if when is None:
-                continue
-            other, values = when
-            default = (self.model.model_fields[other].default,)
-            possible = self.possible(other) if other in self else default
-            if possible is not None and not set(possible) & set(values):
+            never = self._never_used(key)
+            if never is not None:
+                other, values = never
                 wanted = " or ".join(map(str, values))
                 raise ConfigError(
                     f"{self.section}.{key}: used only when {other} is {wanted}, and this section's "

@@ -38,6 +38,24 @@ def test_extends_overrides_some_keys_and_keeps_the_rest():
     assert train.dimensions["epochs"] == Fixed(3) and train.dimensions["batch_size"] == Fixed(256)
 
 
+@pytest.mark.parametrize(
+    ("embedding", "dropped"),
+    [
+        ("none", {"embedding_bins", "embedding_dim"}),
+        ("periodic", {"embedding_bins", "embedding_dim"}),
+        ("plr", {"embedding_bins"}),
+    ],
+)
+def test_an_override_drops_the_named_keys_it_makes_meaningless(embedding, dropped):
+    space = ArchitectureSpace.from_dict({"extends": "tabular", "numeric_embedding": embedding})
+    assert space.dimensions["numeric_embedding"] == Fixed(embedding)
+    assert set(NAMED_SPACES["tabular"]) - set(space.dimensions) == dropped
+    kept = ArchitectureSpace.from_dict(
+        {"extends": "tabular", "numeric_embedding": ["none", "piecewise_linear"]}
+    )
+    assert "embedding_bins" in kept and "embedding_dim" in kept
+
+
 def test_a_study_file_stores_the_expanded_sections():
     raw = tiny_study("named")
     raw["space"], raw["train"] = "tabular", "tabular"
@@ -64,7 +82,7 @@ def test_a_study_file_stores_the_expanded_sections():
         ("train", {"extends": "tabular", "epochs": 0}, "train.epochs: Input should be greater than 0"),
         (
             "space",
-            {"extends": "tabular", "numeric_embedding": "none"},
+            {"extends": "tabular", "numeric_embedding": "none", "embedding_bins": 8},
             "space.embedding_bins: used only when numeric_embedding is piecewise_linear",
         ),
     ],

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
@@ -272,7 +271,10 @@ def ressearch_study(
     from ressearch.config import parse_study
     from ressearch.results import export_study
     from ressearch.results.predictions import Predictor
+    from ressearch.runtime import quiet_optuna
     from ressearch.search import run_study
+
+    quiet_optuna()  # a line per trial from Optuna's log is noise in the progress lines
 
     with tempfile.TemporaryDirectory(prefix="ressearch-tabular-") as folder:
         work = Path(folder)
@@ -307,6 +309,9 @@ def ressearch_study(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ressearch.runtime import configure_runtime
+
+    configure_runtime()  # a benchmark is an entry point: Keras' backend; Optuna's experimental notes off
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -319,7 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", type=int, default=16, help="configs per baseline search")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS))
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/tabular.csv"))
+    parser.add_argument(
+        "--from-csv", type=Path, help="print the tables of a finished run's CSV, without running anything"
+    )
     args = parser.parse_args(argv)
+    if args.from_csv is not None:
+        report(read_rows(args.from_csv))
+        return 0
     unknown = [system for system in args.systems if system not in SYSTEMS]
     if unknown:
         sys.exit(f"--systems: unknown system {unknown[0]!r}; known are {', '.join(SYSTEMS)}")
@@ -350,9 +356,24 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(", ".join(f"{key}={value}" for key, value in row.items()), file=sys.stderr, flush=True)
                 write_csv(args.csv, rows)  # as it goes, so an interrupted run keeps what it measured
+    report(rows)
+    return 0
+
+
+def report(rows: list[dict[str, Any]]) -> None:
+    """The mean of each system on each table, then ressearch against the boosting searches."""
     summary = summarize(rows)
     print_table(list(summary[0]), [list(row.values()) for row in summary])
-    return 0
+    verdict = compare(rows)
+    if verdict:
+        print()
+        print_table(list(verdict[0]), [list(row.values()) for row in verdict])
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows a run wrote (see ``main``), with their numbers as numbers."""
+    frame = pd.read_csv(path)
+    return [dict(row) for row in frame.to_dict(orient="records")]
 
 
 def run_system(
@@ -383,6 +404,64 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "seeds": len(mine),
                 "test": f"{statistics.mean(row['test'] for row in mine):.4f}",
                 "seconds": round(statistics.mean(row["seconds"] for row in mine), 1),
+            }
+        )
+    return out
+
+
+BOOSTING = ("hist-gbdt", "lightgbm")
+
+
+def gap(task: str, mine: float, theirs: float) -> float:
+    """How far ``mine`` is below ``theirs``: points of AUC or accuracy, per cent of RMSE
+    (positive: worse)."""
+    if task == "regression":
+        return 100.0 * (mine - theirs) / theirs
+    return 100.0 * (theirs - mine)
+
+
+def _span(ratios: list[float]) -> str:
+    if not ratios:
+        return "-"
+    low, high = round(min(ratios)), round(max(ratios))
+    return f"{low}x" if low == high else f"{low}-{high}x"
+
+
+def compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per table, ressearch's mean test score over its seeds against the better boosting
+    search's mean; how far below it (points, or % of RMSE); and the study's wall time over the
+    HistGradientBoosting search's, seed by seed (the issue's limit: 5x). Tables lacking
+    ressearch or both boosting systems are left out."""
+    out = []
+    for table_name in [name for name in TABLES if any(row["table"] == name for row in rows)]:
+        ran = {row["seed"] for row in rows if row["table"] == table_name and row["system"] == "ressearch"}
+        mine = [row for row in rows if row["table"] == table_name and row["seed"] in ran]  # same splits
+        if not mine:
+            continue
+        task = mine[0]["task"]
+        means = {
+            system: statistics.mean(row["test"] for row in mine if row["system"] == system)
+            for system in {row["system"] for row in mine}
+        }
+        boosting = [system for system in BOOSTING if system in means]
+        if "ressearch" not in means or not boosting:
+            continue
+        best = min(boosting, key=means.get) if task == "regression" else max(boosting, key=means.get)
+        seconds = {(row["system"], row["seed"]): row["seconds"] for row in mine}
+        ratios = [
+            seconds[("ressearch", seed)] / seconds[("hist-gbdt", seed)]
+            for seed in sorted({row["seed"] for row in mine})
+            if ("ressearch", seed) in seconds and ("hist-gbdt", seed) in seconds
+        ]
+        out.append(
+            {
+                "table": table_name,
+                "metric": METRIC_NAMES[task],
+                "ressearch": f"{means['ressearch']:.4f}",
+                "best boosting": f"{means[best]:.4f} ({best})",
+                "behind it (+: worse)": f"{gap(task, means['ressearch'], means[best]):+.2f}"
+                + (" %" if task == "regression" else " points"),
+                "study / hist-gbdt time": _span(ratios),
             }
         )
     return out

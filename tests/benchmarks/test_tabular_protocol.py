@@ -54,3 +54,32 @@ def test_scores_are_auc_accuracy_and_rmse(tabular):
         tabular.score("regression", np.array([1.0, 2.0]), np.array([2.0, 0.0])), math.sqrt(2.5)
     )
     assert tabular.better("regression", 1.0, 2.0) and tabular.better("binary", 0.9, 0.8)
+
+
+def _row(table, task, seed, system, test, seconds):
+    return {"table": table, "task": task, "seed": seed, "system": system, "test": test, "seconds": seconds}
+
+
+def test_the_verdict_compares_the_same_splits_against_the_better_boosting_search(tabular):
+    rows = [
+        _row("hmda", "binary", 0, "hist-gbdt", 0.80, 2.0),
+        _row("hmda", "binary", 0, "lightgbm", 0.84, 1.0),
+        _row("hmda", "binary", 0, "ressearch", 0.83, 100.0),
+        _row("hmda", "binary", 1, "hist-gbdt", 0.70, 4.0),  # no ressearch study on seed 1 yet
+        _row("hmda", "binary", 1, "lightgbm", 0.60, 1.0),
+        _row("wage", "regression", 0, "hist-gbdt", 40.0, 2.0),
+        _row("wage", "regression", 0, "lightgbm", 41.0, 1.0),
+        _row("wage", "regression", 0, "ressearch", 39.0, 10.0),
+        _row("wage", "regression", 1, "hist-gbdt", 40.0, 2.0),
+        _row("wage", "regression", 1, "lightgbm", 41.0, 1.0),
+        _row("wage", "regression", 1, "ressearch", 41.0, 30.0),
+        _row("slid", "regression", 0, "linear", 6.0, 0.3),  # nothing to compare
+    ]
+    hmda, wage = tabular.compare(rows)
+    assert hmda["best boosting"] == "0.8400 (lightgbm)"  # seed 1 left out: ressearch did not run it
+    assert hmda["behind it (+: worse)"] == "+1.00 points"
+    assert hmda["study / hist-gbdt time"] == "50x"
+    assert wage["ressearch"] == "40.0000" and wage["best boosting"] == "40.0000 (hist-gbdt)"
+    assert wage["behind it (+: worse)"] == "+0.00 %" and wage["study / hist-gbdt time"] == "5-15x"
+    assert tabular.gap("regression", 41.2, 40.0) == pytest.approx(3.0)  # 3 % of RMSE worse
+    assert tabular.gap("binary", 0.85, 0.84) == pytest.approx(-1.0)  # a point of AUC better

@@ -16,9 +16,13 @@ and text columns, some with missing values: binary (AUC), multiclass (accuracy) 
 3. The test score, and the wall time of the whole search (ressearch: the study, without the
    export that saves the model for the test predictions). The boosting searches run first, for
    every table, before TensorFlow is loaded in the process (see ``main``).
+4. ``ressearch-ensemble`` (unless ``--ensemble 0``): the same study's K best complete trials'
+   models averaged (``export --ensemble K``), nothing retrained; its time is the study's and the
+   export's. Then a verdict per table: each ressearch row against the better boosting search.
 
     .venv/bin/python benchmarks/tabular.py --seeds 0 1 2 --trials 20 --configs 16
     .venv/bin/python benchmarks/tabular.py --tables chile wage --seeds 0 --trials 4
+    .venv/bin/python benchmarks/tabular.py --from-csv benchmarks/results/tabular.csv  # reprint
 """
 
 from __future__ import annotations
@@ -266,8 +270,12 @@ def linear(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) 
 
 
 def ressearch_study(
-    dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, trials: int, name: str
-) -> Result:
+    dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, trials: int, name: str, ensemble: int = 0
+) -> list[Result]:
+    """The study's best trial scored on test (``ressearch``) and, with ``ensemble`` K of at
+    least 2, the mean of its K best complete trials' models from the same study
+    (``ressearch-ensemble``: ``export --ensemble``; fewer where fewer completed, none below 2),
+    whose seconds are the study's and that export's."""
     from ressearch.config import parse_study
     from ressearch.results import export_study
     from ressearch.results.predictions import Predictor
@@ -297,15 +305,26 @@ def ressearch_study(
         seconds = time.perf_counter() - started
         if summary.interrupted:
             raise KeyboardInterrupt
+
+        def scored(folder: Path) -> float:
+            predictor = Predictor.load(folder)
+            frame = predictor.predict(test.drop(columns=[TARGET]), proba=task != "regression")
+            if task == "regression":
+                predicted = frame["prediction"].to_numpy()
+            else:
+                classes = sorted(int(name) for name in predictor.class_names)
+                predicted = frame[[f"proba_{code}" for code in classes]].to_numpy()
+            return score(task, test[TARGET].to_numpy(), predicted)
+
         export_study(name, work / "export", storage=storage, artifacts=artifacts)
-        predictor = Predictor.load(work / "export")
-        frame = predictor.predict(test.drop(columns=[TARGET]), proba=task != "regression")
-        if task == "regression":
-            predicted = frame["prediction"].to_numpy()
-        else:
-            classes = sorted(int(name) for name in predictor.class_names)
-            predicted = frame[[f"proba_{code}" for code in classes]].to_numpy()
-        return Result("ressearch", score(task, test[TARGET].to_numpy(), predicted), seconds, summary.done)
+        results = [Result("ressearch", scored(work / "export"), seconds, summary.done)]
+        members = min(ensemble, summary.complete)
+        if members >= 2:
+            started = time.perf_counter()
+            export_study(name, work / "ensemble", storage=storage, artifacts=artifacts, ensemble=members)
+            extra = time.perf_counter() - started
+            results.append(Result("ressearch-ensemble", scored(work / "ensemble"), seconds + extra, members))
+        return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,6 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=20, help="ressearch trials per study")
     parser.add_argument("--configs", type=int, default=16, help="configs per baseline search")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS))
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=5,
+        help="also score the mean of the K best trials of each study (ressearch-ensemble); 0: not",
+    )
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/tabular.csv"))
     parser.add_argument(
         "--from-csv", type=Path, help="print the tables of a finished run's CSV, without running anything"
@@ -338,23 +363,26 @@ def main(argv: list[str] | None = None) -> int:
         for table_name, (frame, table) in tables.items():
             for seed in args.seeds:
                 dev, test = split_dev_test(frame, table.task, seed)
-                result = run_system(system, table_name, dev, test, table.task, seed, args)
-                if result is None:
+                results = run_system(system, table_name, dev, test, table.task, seed, args)
+                if not results:
                     print(f"{system} is not installed: skipped", file=sys.stderr)
                     continue
-                row = {
-                    "table": table_name,
-                    "rows": len(frame),
-                    "task": table.task,
-                    "metric": METRIC_NAMES[table.task],
-                    "seed": seed,
-                    "system": result.system,
-                    "test": round(result.test, 4),
-                    "seconds": round(result.seconds, 1),
-                    "configs": result.configs,
-                }
-                rows.append(row)
-                print(", ".join(f"{key}={value}" for key, value in row.items()), file=sys.stderr, flush=True)
+                for result in results:
+                    row = {
+                        "table": table_name,
+                        "rows": len(frame),
+                        "task": table.task,
+                        "metric": METRIC_NAMES[table.task],
+                        "seed": seed,
+                        "system": result.system,
+                        "test": round(result.test, 4),
+                        "seconds": round(result.seconds, 1),
+                        "configs": result.configs,
+                    }
+                    rows.append(row)
+                    print(
+                        ", ".join(f"{key}={value}" for key, value in row.items()), file=sys.stderr, flush=True
+                    )
                 write_csv(args.csv, rows)  # as it goes, so an interrupted run keeps what it measured
     report(rows)
     return 0
@@ -378,14 +406,17 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 def run_system(
     system: str, table_name: str, dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, args: Any
-) -> Result | None:
+) -> list[Result]:
+    """What the system scored (none: its library is not installed)."""
     if system == "ressearch":
-        return ressearch_study(dev, test, task, seed, args.trials, f"tabular-{table_name}-{seed}")
+        name = f"tabular-{table_name}-{seed}"
+        return ressearch_study(dev, test, task, seed, args.trials, name, args.ensemble)
     if system == "hist-gbdt":
-        return hist_gradient_boosting(dev, test, task, seed, args.configs)
+        return [hist_gradient_boosting(dev, test, task, seed, args.configs)]
     if system == "lightgbm":
-        return lightgbm_search(dev, test, task, seed, args.configs)
-    return linear(dev, test, task, seed, args.configs)
+        found = lightgbm_search(dev, test, task, seed, args.configs)
+        return [] if found is None else [found]
+    return [linear(dev, test, task, seed, args.configs)]
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -410,6 +441,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 BOOSTING = ("hist-gbdt", "lightgbm")
+RESSEARCH = ("ressearch", "ressearch-ensemble")
 
 
 def gap(task: str, mine: float, theirs: float) -> float:
@@ -428,43 +460,51 @@ def _span(ratios: list[float]) -> str:
 
 
 def compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per table, ressearch's mean test score over its seeds against the better boosting
-    search's mean; how far below it (points, or % of RMSE); and the study's wall time over the
-    HistGradientBoosting search's, seed by seed (the issue's limit: 5x). Tables lacking
-    ressearch or both boosting systems are left out."""
+    """Per table and ressearch system (the best trial; the ensemble of the best), its mean test
+    score over the seeds it ran against the better boosting search's mean on those seeds; how
+    far behind it (points, or % of RMSE); and its wall time over the HistGradientBoosting
+    search's, seed by seed (the issue's limit: 5x). Tables lacking both boosting systems are
+    left out."""
     out = []
     for table_name in [name for name in TABLES if any(row["table"] == name for row in rows)]:
-        ran = {row["seed"] for row in rows if row["table"] == table_name and row["system"] == "ressearch"}
-        mine = [row for row in rows if row["table"] == table_name and row["seed"] in ran]  # same splits
-        if not mine:
-            continue
-        task = mine[0]["task"]
-        means = {
-            system: statistics.mean(row["test"] for row in mine if row["system"] == system)
-            for system in {row["system"] for row in mine}
-        }
-        boosting = [system for system in BOOSTING if system in means]
-        if "ressearch" not in means or not boosting:
-            continue
-        best = min(boosting, key=means.get) if task == "regression" else max(boosting, key=means.get)
-        seconds = {(row["system"], row["seed"]): row["seconds"] for row in mine}
-        ratios = [
-            seconds[("ressearch", seed)] / seconds[("hist-gbdt", seed)]
-            for seed in sorted({row["seed"] for row in mine})
-            if ("ressearch", seed) in seconds and ("hist-gbdt", seed) in seconds
-        ]
-        out.append(
-            {
-                "table": table_name,
-                "metric": METRIC_NAMES[task],
-                "ressearch": f"{means['ressearch']:.4f}",
-                "best boosting": f"{means[best]:.4f} ({best})",
-                "behind it (+: worse)": f"{gap(task, means['ressearch'], means[best]):+.2f}"
-                + (" %" if task == "regression" else " points"),
-                "study / hist-gbdt time": _span(ratios),
-            }
-        )
+        for mine in RESSEARCH:
+            row = _compared(table_name, mine, [row for row in rows if row["table"] == table_name])
+            if row is not None:
+                out.append(row)
     return out
+
+
+def _compared(table_name: str, mine: str, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    ran = {row["seed"] for row in rows if row["system"] == mine}
+    rows = [row for row in rows if row["seed"] in ran]  # the same splits for every system
+    if not rows:
+        return None
+    task = rows[0]["task"]
+    means = {
+        system: statistics.mean(row["test"] for row in rows if row["system"] == system)
+        for system in {row["system"] for row in rows}
+    }
+    boosting = [system for system in BOOSTING if system in means]
+    if not boosting:
+        return None
+    best = min(boosting, key=means.get) if task == "regression" else max(boosting, key=means.get)
+    seconds = {(row["system"], row["seed"]): row["seconds"] for row in rows}
+    ratios = [
+        seconds[(mine, seed)] / seconds[("hist-gbdt", seed)]
+        for seed in sorted(ran)
+        if ("hist-gbdt", seed) in seconds
+    ]
+    return {
+        "table": table_name,
+        "metric": METRIC_NAMES[task],
+        "system": mine,
+        "seeds": len(ran),
+        "score": f"{means[mine]:.4f}",
+        "best boosting": f"{means[best]:.4f} ({best})",
+        "behind it (+: worse)": f"{gap(task, means[mine], means[best]):+.2f}"
+        + (" %" if task == "regression" else " points"),
+        "time / hist-gbdt's": _span(ratios),
+    }
 
 
 if __name__ == "__main__":

@@ -76,10 +76,22 @@ def test_the_verdict_compares_the_same_splits_against_the_better_boosting_search
         _row("slid", "regression", 0, "linear", 6.0, 0.3),  # nothing to compare
     ]
     hmda, wage = tabular.compare(rows)
+    rows.append(_row("wage", "regression", 1, "ressearch-ensemble", 38.0, 31.0))
+    assert tabular.compare(rows)[2] == {
+        "table": "wage",
+        "metric": "rmse",
+        "system": "ressearch-ensemble",
+        "seeds": 1,  # seed 1 alone: each system against the boosting searches of its own splits
+        "score": "38.0000",
+        "best boosting": "40.0000 (hist-gbdt)",
+        "behind it (+: worse)": "-5.00 %",
+        "time / hist-gbdt's": "16x",
+    }
+    assert hmda["system"] == "ressearch" and hmda["seeds"] == 1
     assert hmda["best boosting"] == "0.8400 (lightgbm)"  # seed 1 left out: ressearch did not run it
     assert hmda["behind it (+: worse)"] == "+1.00 points"
-    assert hmda["study / hist-gbdt time"] == "50x"
-    assert wage["ressearch"] == "40.0000" and wage["best boosting"] == "40.0000 (hist-gbdt)"
-    assert wage["behind it (+: worse)"] == "+0.00 %" and wage["study / hist-gbdt time"] == "5-15x"
+    assert hmda["time / hist-gbdt's"] == "50x"
+    assert wage["score"] == "40.0000" and wage["best boosting"] == "40.0000 (hist-gbdt)"
+    assert wage["behind it (+: worse)"] == "+0.00 %" and wage["time / hist-gbdt's"] == "5-15x"
     assert tabular.gap("regression", 41.2, 40.0) == pytest.approx(3.0)  # 3 % of RMSE worse
     assert tabular.gap("binary", 0.85, 0.84) == pytest.approx(-1.0)  # a point of AUC better

@@ -15,7 +15,8 @@ and text columns, some with missing values: binary (AUC), multiclass (accuracy) 
    ressearch's best trial is not refitted either).
 3. The test score, and the wall time of the whole search (ressearch: the study, without the
    export that saves the model for the test predictions). The boosting searches run first, for
-   every table, before TensorFlow is loaded in the process (see ``main``).
+   every table, before TensorFlow is loaded in the process (see ``main``); each study runs in a
+   fresh process of its own, where TensorFlow loads (not timed), as with ``ressearch run``.
 4. ``ressearch-ensemble`` (unless ``--ensemble 0``): the same study's K best complete trials'
    models averaged (``export --ensemble K``), nothing retrained; its time is the study's and the
    export's. Then a verdict per table: each ressearch row against the better boosting search.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import statistics
 import sys
@@ -279,9 +281,10 @@ def ressearch_study(
     from ressearch.config import parse_study
     from ressearch.results import export_study
     from ressearch.results.predictions import Predictor
-    from ressearch.runtime import quiet_optuna
+    from ressearch.runtime import configure_runtime, quiet_optuna
     from ressearch.search import run_study
 
+    configure_runtime()  # in the study's own process too (see run_system)
     quiet_optuna()  # a line per trial from Optuna's log is noise in the progress lines
 
     with tempfile.TemporaryDirectory(prefix="ressearch-tabular-") as folder:
@@ -409,8 +412,13 @@ def run_system(
 ) -> list[Result]:
     """What the system scored (none: its library is not installed)."""
     if system == "ressearch":
+        # A process of its own for each study, as `ressearch run` is: TensorFlow keeps memory
+        # across trials, and in one process for all studies it grew past 9 GB by the 220th
+        # trial, each study slower than the one before (the reason workers are recycled).
         name = f"tabular-{table_name}-{seed}"
-        return ressearch_study(dev, test, task, seed, args.trials, name, args.ensemble)
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(1) as pool:
+            return pool.apply(ressearch_study, (dev, test, task, seed, args.trials, name, args.ensemble))
     if system == "hist-gbdt":
         return [hist_gradient_boosting(dev, test, task, seed, args.configs)]
     if system == "lightgbm":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -172,12 +171,11 @@ def best(
         values = item.get("values") or [item.get("value")]
         names = item.get("metrics") or [item.get("metric")]
         scores = ", ".join(f"{metric} {value:.4g}" for metric, value in zip(names, values, strict=False))
-        network = item["network"] or "no network recorded"
-        out.print(
-            f"trial {item['number']}: {scores}; {network}, {item['model_params'] or 0:,} parameters",
-            markup=False,
-        )
-        out.print(f"  params: {json.dumps(item['params'])}", markup=False)
+        out.print(f"trial {item['number']}: {scores}, {item['model_params'] or 0:,} parameters", markup=False)
+        out.print(_indented("network", item["network"] or "none recorded"), markup=False)
+        # Four significant digits to read; --json has the exact values.
+        shown = ", ".join(f"{key} {_short(value)}" for key, value in item["params"].items())
+        out.print(_indented("params", shown or "none"), markup=False)
 
 
 @app.command()
@@ -344,3 +342,21 @@ def predict(
     frame.to_csv(partial, index=False)
     partial.replace(target)  # never a half-written file under the asked name
     err.print(f"wrote {len(frame)} predictions to {target}", markup=False)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _indented(label: str, text: str, *, width: int = 80) -> str:
+    """``  label: text``, wrapped at its commas to ``width`` columns (an item longer than that
+    stays whole) with the continuation lines indented."""
+    lines = [f"  {label}:"]
+    for item in text.split(", "):
+        separator = " " if lines[-1].endswith(":") else ", "
+        if len(lines[-1]) + len(separator) + len(item) + 1 > width and not lines[-1].endswith(":"):
+            lines[-1] += ","
+            lines.append(f"    {item}")
+        else:
+            lines[-1] += separator + item
+    return "\n".join(lines)

@@ -113,7 +113,12 @@ def test_best_trials_and_studies_read_the_study_back(ran):
     assert described["architecture"] == stored_config(study, trial).architecture
     assert described["network"] == TrialRecord.from_trial(trial).network
     shown = cli("best", ran.name, "--storage", ran.storage).stdout
-    assert f"trial {trial.number}: val_accuracy" in shown and described["network"] in shown
+    assert f"trial {trial.number}: val_accuracy" in shown
+    assert described["network"] in " ".join(shown.split())  # wrapped at its commas
+    assert max(len(line) for line in shown.splitlines()) <= 80, shown
+    for key, value in trial.params.items():
+        expected = f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+        assert expected in " ".join(shown.split()), (expected, shown)
 
     csv = cli("trials", ran.name, "--storage", ran.storage, "--format", "csv")
     assert csv.exit_code == 0 and csv.stdout.count("\n") == 4

@@ -403,7 +403,17 @@ def report(rows: list[dict[str, Any]]) -> None:
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows a run wrote (see ``main``), with their numbers as numbers."""
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        sys.exit(f"--from-csv: cannot read {path}: {error}")
+    missing = [
+        column for column in ("table", "task", "seed", "system", "test", "seconds") if column not in frame
+    ]
+    if missing:
+        sys.exit(
+            f"--from-csv: {path} lacks the column(s) {', '.join(missing)}: not a CSV this benchmark wrote"
+        )
     return [dict(row) for row in frame.to_dict(orient="records")]
 
 

@@ -95,3 +95,25 @@ def test_the_verdict_compares_the_same_splits_against_the_better_boosting_search
     assert wage["behind it (+: worse)"] == "+0.00 %" and wage["time / hist-gbdt's"] == "5-15x"
     assert tabular.gap("regression", 41.2, 40.0) == pytest.approx(3.0)  # 3 % of RMSE worse
     assert tabular.gap("binary", 0.85, 0.84) == pytest.approx(-1.0)  # a point of AUC better
+
+
+def test_from_csv_reprints_a_run_and_a_wrong_file_is_one_line(tabular, tmp_path, capsys):
+    written = tmp_path / "run.csv"
+    pd.DataFrame(
+        [
+            {**_row("hmda", "binary", 0, "hist-gbdt", 0.80, 2.0), "metric": "auc"},
+            {**_row("hmda", "binary", 0, "ressearch", 0.83, 100.0), "metric": "auc"},
+        ]
+    ).to_csv(written, index=False)
+    assert tabular.main(["--from-csv", str(written)]) == 0
+    assert (
+        "| hmda | auc | ressearch | 1 | 0.8300 | 0.8000 (hist-gbdt) | -3.00 points | 50x |"
+        in capsys.readouterr().out
+    )
+    with pytest.raises(SystemExit) as missing:
+        tabular.main(["--from-csv", str(tmp_path / "nope.csv")])
+    assert str(missing.value).startswith(f"--from-csv: cannot read {tmp_path / 'nope.csv'}")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(SystemExit) as other:
+        tabular.main(["--from-csv", str(tmp_path / "other.csv")])
+    assert "lacks the column(s) table, task, seed, system, test, seconds" in str(other.value)

@@ -30,7 +30,7 @@ from ressearch.training.compile import compile_model, targets
 from ressearch.training.measure import evaluate, measure_latency
 from ressearch.training.speed import Runtime
 
-__all__ = ["Builder", "Fitter", "TrialResult", "final_metrics", "train_trial"]
+__all__ = ["Builder", "Fitter", "TrialResult", "build_optimizer", "final_metrics", "train_trial"]
 
 Builder = Callable[[], keras.Model]  # builds a trial's model (compiled or not) when called
 Fitter = Callable[..., Any]  # fit(model, x, y, **fit_arguments), as `model.fit` takes them
@@ -124,6 +124,7 @@ def train_trial(
         runtime.apply_to_compiled(model)
     else:
         compile_model(model, train, dataset, **runtime.compile_options())
+    build_optimizer(model)
     all_callbacks: list[keras.callbacks.Callback] = [recorder]
     initial_epoch = 0
     if checkpoint is not None:
@@ -191,6 +192,21 @@ def train_trial(
         model_params=params,
         seconds=seconds,
     )
+
+
+def build_optimizer(model: keras.Model) -> None:
+    """Create the optimizer's slot variables now, outside ``fit``'s traced train step.
+
+    Without a distribution strategy Keras 3 builds the optimizer on the first train step, inside
+    the ``tf.function`` trace; a trace that creates variables is traced again, so every trial
+    paid for two traces of its train step (on a tabular trial, ~40 % of the ~4-7 s before its
+    first batch: benchmarks/README). A model whose weights do not exist yet (a subclassed
+    builder's) is left to Keras.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or optimizer.built or not model.built or not model.trainable_variables:
+        return
+    optimizer.build(model.trainable_variables)
 
 
 def final_metrics(curve: dict[str, list[float]], epoch: int | None = None) -> dict[str, float]:

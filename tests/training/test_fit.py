@@ -115,3 +115,28 @@ def test_with_no_validation_rows_it_trains_every_epoch_and_claims_no_validation_
     assert result.epochs == 3 and (tmp_path / "m.keras").is_file()
     assert set(result.metrics) == {"loss", "accuracy", "model_params"}
     assert result.metrics["loss"] == result.curve["loss"][-1]
+
+
+def test_the_train_step_is_traced_once(digits):
+    """The optimizer's slots exist before ``fit``: Keras would create them while tracing the
+    first train step, and a trace that creates variables is traced again (each trial paid for
+    two traces of its train step before this)."""
+    from ressearch import build_model
+
+    traces: list[int] = []
+
+    def builder():
+        model = build_model(tiny(digits))
+        step = model.train_step
+
+        def counted(data):
+            traces.append(1)  # Python runs here only while TensorFlow traces the step
+            return step(data)
+
+        model.train_step = counted
+        return model
+
+    train = TrainConfig(epochs=2, batch_size=32, optimizer="adamw", weight_decay=1e-4, clipnorm=1.0)
+    result = train_trial(builder, train, digits, seed=0)
+    assert result.epochs == 2
+    assert len(traces) == 1

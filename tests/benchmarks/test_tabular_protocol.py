@@ -86,6 +86,7 @@ def test_the_verdict_compares_the_same_splits_against_the_better_boosting_search
         "best boosting": "40.0000 (hist-gbdt)",
         "behind it (+: worse)": "-5.00 %",
         "time / hist-gbdt's": "16x",
+        "time / hist-gbdt-cv's": "-",  # not run in these rows
     }
     assert hmda["system"] == "ressearch" and hmda["seeds"] == 1
     assert hmda["best boosting"] == "0.8400 (lightgbm)"  # seed 1 left out: ressearch did not run it
@@ -93,6 +94,10 @@ def test_the_verdict_compares_the_same_splits_against_the_better_boosting_search
     assert hmda["time / hist-gbdt's"] == "50x"
     assert wage["score"] == "40.0000" and wage["best boosting"] == "40.0000 (hist-gbdt)"
     assert wage["behind it (+: worse)"] == "+0.00 %" and wage["time / hist-gbdt's"] == "5-15x"
+    rows.append(_row("wage", "regression", 1, "hist-gbdt-cv", 39.5, 10.0))
+    cross_validated = tabular.compare(rows)[1]
+    assert cross_validated["best boosting"] == "39.5000 (hist-gbdt-cv)"  # seeds 0 and 1: 41 vs 39.5
+    assert cross_validated["time / hist-gbdt-cv's"] == "3x"  # only seed 1 has the search
     assert tabular.gap("regression", 41.2, 40.0) == pytest.approx(3.0)  # 3 % of RMSE worse
     assert tabular.gap("binary", 0.85, 0.84) == pytest.approx(-1.0)  # a point of AUC better
 
@@ -107,7 +112,7 @@ def test_from_csv_reprints_a_run_and_a_wrong_file_is_one_line(tabular, tmp_path,
     ).to_csv(written, index=False)
     assert tabular.main(["--from-csv", str(written)]) == 0
     assert (
-        "| hmda | auc | ressearch | 1 | 0.8300 | 0.8000 (hist-gbdt) | -3.00 points | 50x |"
+        "| hmda | auc | ressearch | 1 | 0.8300 | 0.8000 (hist-gbdt) | -3.00 points | 50x | - |"
         in capsys.readouterr().out
     )
     with pytest.raises(SystemExit) as missing:
@@ -117,3 +122,20 @@ def test_from_csv_reprints_a_run_and_a_wrong_file_is_one_line(tabular, tmp_path,
     with pytest.raises(SystemExit) as other:
         tabular.main(["--from-csv", str(tmp_path / "other.csv")])
     assert "lacks the column(s) table, task, seed, system, test, seconds" in str(other.value)
+
+
+def test_the_cross_validated_search_tries_the_same_configs_and_refits_on_dev(tabular):
+    """``hist-gbdt-cv``: scikit-learn's search over the configs ``hist-gbdt`` tries on its holdout,
+    on a real table (scikit-learn's breast cancer rows, a text column among them)."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    rows = data.data.iloc[:, :6].assign(size=np.where(data.data["mean area"] > 600, "big", "small"))
+    rows["target"] = data.target
+    dev, test = tabular.split_dev_test(rows, "binary", seed=0)
+    holdout = tabular.hist_gradient_boosting(dev, test, "binary", 0, 2)
+    cross_validated = tabular.hist_gradient_boosting_cv(dev, test, "binary", 0, 2)
+    assert (holdout.system, cross_validated.system) == ("hist-gbdt", "hist-gbdt-cv")
+    assert cross_validated.configs == holdout.configs == 2
+    assert 0.9 < cross_validated.test <= 1.0 and 0.9 < holdout.test <= 1.0
+    assert tabular._hgb_configs(0, 2) == tabular._hgb_configs(0, 2) != tabular._hgb_configs(1, 2)

@@ -199,9 +199,9 @@ def build_optimizer(model: keras.Model) -> None:
 
     Without a distribution strategy Keras 3 builds the optimizer on the first train step, inside
     the ``tf.function`` trace; a trace that creates variables is traced again, so every trial
-    paid for two traces of its train step (on a tabular trial, ~40 % of the ~4-7 s before its
-    first batch: benchmarks/README). A model whose weights do not exist yet (a subclassed
-    builder's) is left to Keras.
+    paid for two traces of its train step (a tabular trial's first epoch: 7.05 s with two,
+    4.34 s with one; benchmarks/first_step.py). A model whose weights do not exist yet (a
+    subclassed builder's) is left to Keras.
     """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or optimizer.built or not model.built or not model.trainable_variables:

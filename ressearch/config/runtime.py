@@ -2,9 +2,10 @@
 
 Every switch defaults to ``auto``, which ``ressearch.training.speed.resolve_runtime`` turns into
 what is right for the devices a worker sees: on a CPU-only machine float32, no XLA, 16 steps
-per execution and Keras' own array feeding; on a GPU mixed precision (where it has tensor
-cores), XLA, several steps per execution and a ``tf.data`` pipeline with the data kept on the
-device. A runtime changes speed, not the search: a study can be resumed with another one.
+per execution, Keras' own array feeding and no Grappler graph optimizer; on a GPU mixed
+precision (where it has tensor cores), XLA, several steps per execution, a ``tf.data`` pipeline
+with the data kept on the device, and Grappler on. A runtime changes speed, not the search: a
+study can be resumed with another one.
 """
 
 from __future__ import annotations
@@ -39,3 +40,7 @@ class RuntimeConfig(FrozenConfig):
     # How batches reach the model: Keras' own slicing of arrays, or a tf.data pipeline (cached,
     # shuffled, batched, prefetched; the arrays kept on the GPU where they fit).
     pipeline: Literal["auto", "arrays", "tf.data"] = "auto"
+    # TensorFlow's graph optimizer (Grappler: constant folding, op fusion, layout changes), run on
+    # every compiled function as it is first called. On a CPU it costs more than it saves for
+    # the small models of a search (benchmarks/first_step.py): auto turns it off there.
+    graph_optimizer: Literal["auto"] | bool = "auto"

@@ -81,8 +81,9 @@ def train_trial(
     They are read from the validation pass ``fit`` ran at the end of that epoch, with those very
     weights: no second pass over the validation split. ``latency`` (only when a study optimises
     it) adds the inference milliseconds per sample. ``runtime`` (by default Keras' own settings:
-    float32, no XLA, one step per execution, arrays; a study passes its resolved ``runtime:``)
-    sets the precision, XLA, steps per execution and the input pipeline.
+    float32, no XLA, one step per execution, arrays, Grappler on; a study passes its resolved
+    ``runtime:``) sets the precision, the graph optimizer, XLA, steps per execution and the
+    input pipeline.
     A dataset with no validation rows (a refit on training and validation rows together) trains
     for ``train.epochs`` without validation or early stopping; its metrics are then the last
     epoch's training metrics (``loss``, ``accuracy``, ...), since nothing is left to validate on.
@@ -109,6 +110,7 @@ def train_trial(
     keras.utils.set_random_seed(seed)
     runtime = runtime or Runtime()
     runtime.apply_precision()
+    runtime.apply_graph_optimizer()
     try:
         model = build_model(network) if isinstance(network, ArchitectureConfig) else network()
     finally:

@@ -2,12 +2,18 @@
 
 ``resolve_runtime`` turns every ``auto`` into a concrete choice from what TensorFlow sees (the
 worker's ``CUDA_VISIBLE_DEVICES`` is set before TensorFlow loads), and ``Runtime`` applies it:
-the Keras dtype policy before the model is built, ``jit_compile`` and ``steps_per_execution``
-when it is compiled, and the batches ``fit`` gets (``fit_inputs``).
+the Keras dtype policy and TensorFlow's graph optimizer before the model is built,
+``jit_compile`` and ``steps_per_execution`` when it is compiled, and the batches ``fit`` gets
+(``fit_inputs``).
 
-    CPU only          float32, no XLA, 16 steps per execution, arrays
-    GPU, tensor cores mixed_float16, XLA, 32 steps per execution, tf.data on the device
-    GPU, older        float32, XLA, 32 steps per execution, tf.data on the device
+    CPU only          float32, no XLA, 16 steps per execution, arrays, no Grappler
+    GPU, tensor cores mixed_float16, XLA, 32 steps per execution, tf.data on the device, Grappler
+    GPU, older        float32, XLA, 32 steps per execution, tf.data on the device, Grappler
+
+Grappler (TensorFlow's graph optimizer) rewrites every compiled function when it is first
+called. On this project's 2-core CPU a tabular trial's first epoch took about half as long
+without it, and later epochs were faster too, conv nets included (benchmarks/first_step.py);
+on a GPU its fusions and layout changes are what the kernels are tuned for, so it stays on.
 
 Keras only (and TensorFlow for the device facts and the pipeline): no Optuna, no storage.
 """
@@ -61,10 +67,18 @@ class Runtime:
     steps_per_execution: int = 1
     pipeline: str = "arrays"
     on_device: bool = False  # tf.data: the arrays copied to the GPU once, not every epoch
+    graph_optimizer: bool = True  # TensorFlow's Grappler, on unless turned off
 
     def apply_precision(self) -> None:
         """Set the Keras dtype policy for the next models built (the output layer stays float32)."""
         keras.mixed_precision.set_dtype_policy(self.precision)
+
+    def apply_graph_optimizer(self) -> None:
+        """Turn TensorFlow's graph optimizer on or off for the functions compiled from now on
+        (a process-wide switch, read when a function is first called)."""
+        import tensorflow as tf
+
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not self.graph_optimizer})
 
     def compile_options(self) -> dict[str, Any]:
         return {"jit_compile": self.jit_compile, "steps_per_execution": self.steps_per_execution}
@@ -100,8 +114,10 @@ class Runtime:
         """One line for the run's start-up output."""
         xla = "XLA" if self.jit_compile else "no XLA"
         where = ", on the device" if self.on_device else ""
+        grappler = "" if self.graph_optimizer else ", no Grappler"
         return (
-            f"{self.precision}, {xla}, steps_per_execution={self.steps_per_execution}, {self.pipeline}{where}"
+            f"{self.precision}, {xla}, steps_per_execution={self.steps_per_execution}, "
+            f"{self.pipeline}{where}{grappler}"
         )
 
 
@@ -110,7 +126,7 @@ def resolve_runtime(config: RuntimeConfig, facts: DeviceFacts | None = None) -> 
 
     Example:
         >>> resolve_runtime(RuntimeConfig(), DeviceFacts()).describe()
-        'float32, no XLA, steps_per_execution=16, arrays'
+        'float32, no XLA, steps_per_execution=16, arrays, no Grappler'
 
         >>> resolve_runtime(RuntimeConfig(), DeviceFacts(gpus=1, compute_capability=(9, 0))).precision
         'mixed_float16'
@@ -128,10 +144,12 @@ def resolve_runtime(config: RuntimeConfig, facts: DeviceFacts | None = None) -> 
     pipeline = config.pipeline
     if pipeline == "auto":
         pipeline = "tf.data" if gpu else "arrays"
+    graph_optimizer = config.graph_optimizer if config.graph_optimizer != "auto" else gpu
     return Runtime(
         precision=precision,
         jit_compile=bool(jit),
         steps_per_execution=int(steps),
         pipeline=pipeline,
         on_device=gpu and pipeline == "tf.data",
+        graph_optimizer=bool(graph_optimizer),
     )

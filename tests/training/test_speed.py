@@ -21,23 +21,24 @@ TENSOR_CORES = DeviceFacts(gpus=1, compute_capability=(9, 0))  # an H100/H200 (c
 OLD_GPU = DeviceFacts(gpus=2, compute_capability=(6, 1))  # a Pascal card: no tensor cores
 
 
-def test_every_automatic_default_is_float32_without_xla_in_a_cpu_only_process():
+def test_every_automatic_default_is_float32_without_xla_or_grappler_in_a_cpu_only_process():
     """The real devices of a real process that sees no GPU (as on this machine, or a CPU worker)."""
     code = (
         "import json; from ressearch.config import RuntimeConfig;"
         "from ressearch.training.speed import device_facts, resolve_runtime;"
         "facts = device_facts(); runtime = resolve_runtime(RuntimeConfig(), facts);"
         "print(json.dumps([facts.gpus, runtime.precision, runtime.jit_compile,"
-        " runtime.steps_per_execution, runtime.pipeline, runtime.on_device]))"
+        " runtime.steps_per_execution, runtime.pipeline, runtime.on_device, runtime.graph_optimizer]))"
     )
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, "float32", False, 16, "arrays", False]
+    expected = [0, "float32", False, 16, "arrays", False, False]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
 
 
 def test_automatic_defaults_on_gpus():
     fast = resolve_runtime(RuntimeConfig(), TENSOR_CORES)
-    assert fast == Runtime("mixed_float16", True, 32, "tf.data", on_device=True)
+    assert fast == Runtime("mixed_float16", True, 32, "tf.data", on_device=True, graph_optimizer=True)
     assert resolve_runtime(RuntimeConfig(), OLD_GPU).precision == "float32"  # no tensor cores
     assert resolve_runtime(RuntimeConfig(), OLD_GPU).jit_compile
 
@@ -46,6 +47,8 @@ def test_a_switch_set_in_the_study_file_wins_over_auto():
     config = RuntimeConfig(precision="float32", jit_compile=False, steps_per_execution=4, pipeline="arrays")
     assert resolve_runtime(config, TENSOR_CORES) == Runtime("float32", False, 4, "arrays", on_device=False)
     assert resolve_runtime(RuntimeConfig(pipeline="tf.data"), CPU_ONLY).on_device is False
+    assert resolve_runtime(RuntimeConfig(graph_optimizer=True), CPU_ONLY).graph_optimizer is True
+    assert resolve_runtime(RuntimeConfig(graph_optimizer=False), TENSOR_CORES).graph_optimizer is False
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +77,26 @@ def test_mixed_precision_trains_to_the_losses_of_float32(digits, precision):
 
 
 @pytest.mark.slow
-def test_xla_steps_per_execution_and_tf_data_give_the_same_training(digits):
-    """The same maths, run differently: XLA and several steps per call leave the losses equal
-    to float rounding; the tf.data pipeline shuffles in its own order, so it agrees loosely."""
+def test_xla_steps_per_execution_grappler_and_tf_data_give_the_same_training(digits):
+    """The same maths, run differently: XLA and several steps per call, or no graph optimizer,
+    leave the losses equal to float rounding; the tf.data pipeline shuffles in its own order, so
+    it agrees loosely."""
     reference = _fit(digits, Runtime())
     fused = _fit(digits, Runtime(jit_compile=True, steps_per_execution=4))
     np.testing.assert_allclose(fused.curve["loss"], reference.curve["loss"], rtol=1e-3)
+    bare = _fit(digits, Runtime(graph_optimizer=False))  # no Grappler: fusions only reorder rounding
+    np.testing.assert_allclose(bare.curve["loss"], reference.curve["loss"], rtol=1e-3)
     piped = _fit(digits, Runtime(pipeline="tf.data"))
     assert piped.curve["loss"][-1] < piped.curve["loss"][0]
     np.testing.assert_allclose(piped.curve["val_loss"], reference.curve["val_loss"], rtol=0.15)
+
+
+def test_a_trial_sets_the_graph_optimizer_its_runtime_asks_for(digits):
+    """A process-wide TensorFlow switch: each trial sets it, so a trial without Grappler does not
+    leave the next trial (another runtime, in the same worker) without it."""
+    import tensorflow as tf
+
+    _fit(digits, Runtime(graph_optimizer=False), epochs=1)
+    assert tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer") is True
+    _fit(digits, Runtime(), epochs=1)
+    assert tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer") is False

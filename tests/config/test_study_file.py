@@ -89,8 +89,14 @@ def test_the_runtime_section_is_optional_and_stored_with_the_study(write_study):
         "jit_compile": "auto",
         "steps_per_execution": "auto",
         "pipeline": "auto",
+        "graph_optimizer": "auto",
     }
     study = {**tiny_study("fast"), "runtime": {"precision": "mixed_bfloat16", "steps_per_execution": 8}}
     chosen = load_study_file(write_study(study))
     assert chosen.runtime.precision == "mixed_bfloat16" and chosen.runtime.steps_per_execution == 8
     assert type(chosen).from_dict(chosen.to_dict()).runtime == chosen.runtime
+    stored_before = {key: value for key, value in chosen.to_dict().items()}
+    stored_before["runtime"] = {k: v for k, v in stored_before["runtime"].items() if k != "graph_optimizer"}
+    assert (
+        type(chosen).from_dict(stored_before).runtime.graph_optimizer == "auto"
+    )  # a study stored before the key

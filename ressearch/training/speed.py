@@ -12,9 +12,9 @@ the Keras dtype policy and TensorFlow's graph optimizer before the model is buil
 
 Grappler (TensorFlow's graph optimizer) rewrites every compiled function when it is first
 called. On this project's 2-core CPU a tabular trial's first epoch took a fifth less time
-without it (3.79 -> 3.00 s, benchmarks/first_step.py) and later epochs no longer; on a GPU its
-fusions and layout changes are what the kernels are tuned for, so it stays on there (not
-measured: no GPU was lent).
+without it (3.79 -> 3.00 s; a conv ResNet's 3.40 -> 2.89 s, benchmarks/first_step.py) and
+later epochs no longer; on a GPU its fusions and layout changes are what the kernels are tuned
+for, so it stays on there (not measured: no GPU was lent).
 
 Keras only (and TensorFlow for the device facts and the pipeline): no Optuna, no storage.
 """

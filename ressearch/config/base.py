@@ -96,11 +96,30 @@ def field_kind(model: type[BaseModel], name: str) -> Kind | None:
 
 
 def describe_validation_error(error: ValidationError, *, prefix: str = "") -> str:
-    """One line for the first problem pydantic found: where it is, what was given, what is allowed."""
-    first = error.errors(include_url=False)[0]
-    location = ".".join(str(part) for part in first["loc"])
-    where = ".".join(part for part in (prefix, location) if part) or prefix or "value"
+    """One line for the first problem pydantic found: where it is, what was given, what is allowed.
+
+    A value that fits none of a union's types (``auto`` or a boolean, ``auto`` or a number) is
+    one problem, named by its key and saying every form allowed, not only the first.
+    """
+    errors = error.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(first["loc"])
     message = first["msg"].removeprefix("Value error, ")
+    branches = [
+        other
+        for other in errors
+        if len(other["loc"]) == len(loc) > 1
+        and tuple(other["loc"][:-1]) == loc[:-1]
+        and isinstance(other["loc"][-1], str)
+        and other.get("input") == first.get("input")
+    ]
+    if len(branches) > 1 and isinstance(loc[-1], str):  # the last part names a union's member type
+        loc = loc[:-1]
+        message = "Input should be " + " or ".join(
+            dict.fromkeys(branch["msg"].removeprefix("Input should be ") for branch in branches)
+        )
+    location = ".".join(str(part) for part in loc)
+    where = ".".join(part for part in (prefix, location) if part) or prefix or "value"
     if first["type"] == "extra_forbidden":
         return f"{where}: unknown key"
     if first["type"] == "missing":

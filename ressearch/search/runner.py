@@ -389,7 +389,9 @@ def _create_or_resume(
         study_name=settings.name,
         storage=backend,
         sampler=sampler,
-        pruner=make_pruner(settings.pruner, enabled=settings.uses_pruning),
+        pruner=make_pruner(
+            settings.pruner, enabled=settings.uses_pruning, startup_trials=settings.pruner_startup_trials
+        ),
         directions=list(settings.objective_directions),
         load_if_exists=True,
     )

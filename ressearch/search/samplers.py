@@ -32,12 +32,20 @@ def make_sampler(
     return optuna.samplers.NSGAIISampler(seed=seed)
 
 
-def make_pruner(name: str, *, enabled: bool) -> optuna.pruners.BasePruner:
-    """The Optuna pruner called ``name``; NopPruner where pruning is off (several objectives)."""
+MEDIAN_STARTUP_TRIALS = 3  # finished trials the median pruner waits for, unless the study says
+
+
+def make_pruner(name: str, *, enabled: bool, startup_trials: int | None = None) -> optuna.pruners.BasePruner:
+    """The Optuna pruner called ``name``; NopPruner where pruning is off (several objectives).
+
+    ``startup_trials``: how many trials must have finished before the median pruner prunes
+    (default 3); it compares each epoch with theirs from the second epoch on.
+    """
     if not enabled or name == "none":
         return optuna.pruners.NopPruner()
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        startup = MEDIAN_STARTUP_TRIALS if startup_trials is None else startup_trials
+        return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=1)
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.HyperbandPruner(min_resource=1)

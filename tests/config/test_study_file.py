@@ -74,6 +74,11 @@ def test_a_hypermodel_space_finds_its_module_beside_the_study_file_and_round_tri
             {"runtime": {"graph_optimizer": "maybe"}},
             "runtime.graph_optimizer: Input should be 'auto' or a valid boolean",
         ),
+        ({"study": {"pruner_startup_trials": -1}}, "study.pruner_startup_trials: Input should be greater"),
+        (
+            {"study": {"pruner": "hyperband", "pruner_startup_trials": 1}},
+            "pruner_startup_trials applies to pruner: median, not hyperband",
+        ),
     ],
 )
 def test_study_file_errors_name_file_and_key(write_study, change, message):

@@ -48,3 +48,21 @@ def test_every_pruner_builds(name):
     pruner = make_pruner(name, enabled=True)
     assert isinstance(pruner, optuna.pruners.BasePruner)
     assert isinstance(make_pruner(name, enabled=False), optuna.pruners.NopPruner)
+
+
+@pytest.mark.parametrize(("startup_trials", "pruned"), [(None, False), (1, True)])
+def test_the_median_pruner_starts_after_the_studys_startup_trials(startup_trials, pruned):
+    """By default the median pruner waits for 3 finished trials; ``pruner_startup_trials: 1``
+    lets the second trial be pruned against the first from its second epoch on."""
+    study = optuna.create_study(
+        direction="maximize", pruner=make_pruner("median", enabled=True, startup_trials=startup_trials)
+    )
+    first = study.ask()
+    for step, value in enumerate([0.6, 0.8, 0.9]):
+        first.report(value, step)
+    study.tell(first, 0.9)
+    second = study.ask()
+    second.report(0.5, 0)
+    assert not second.should_prune()  # the first epoch is never judged (n_warmup_steps=1)
+    second.report(0.55, 1)
+    assert bool(second.should_prune()) is pruned

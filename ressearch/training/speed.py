@@ -14,7 +14,8 @@ Grappler (TensorFlow's graph optimizer) rewrites every compiled function when it
 called. On this project's 2-core CPU a tabular trial's first epoch took a fifth less time
 without it (3.79 -> 3.00 s; a conv ResNet's 3.40 -> 2.89 s, benchmarks/first_step.py) and
 later epochs no longer; on a GPU its fusions and layout changes are what the kernels are tuned
-for, so it stays on there (not measured: no GPU was lent).
+for, so it stays on there (not measured: the GPU machine lent to this project has no
+TensorFlow, and its wheels are too large to carry there).
 
 Keras only (and TensorFlow for the device facts and the pipeline): no Optuna, no storage.
 """

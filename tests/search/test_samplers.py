@@ -5,9 +5,10 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from ressearch.config import ArchitectureSpace, TrainSpace
+from ressearch.config import ArchitectureSpace, TrainSpace, parse_study
 from ressearch.config.study import StudySettings
-from ressearch.search import make_pruner, make_sampler, sample, sample_train
+from ressearch.search import make_pruner, make_sampler, prepare, sample, sample_train
+from tests.helpers import tiny_study
 
 SAMPLERS = StudySettings.model_fields["sampler"].annotation.__args__  # type: ignore[union-attr]
 PRUNERS = StudySettings.model_fields["pruner"].annotation.__args__  # type: ignore[union-attr]
@@ -66,3 +67,15 @@ def test_the_median_pruner_starts_after_the_studys_startup_trials(startup_trials
     assert not second.should_prune()  # the first epoch is never judged (n_warmup_steps=1)
     second.report(0.55, 1)
     assert bool(second.should_prune()) is pruned
+
+
+def test_a_study_file_sets_the_median_pruners_startup_trials(tmp_path, unique_name):
+    """``study.pruner_startup_trials`` reaches the pruner of the study a run creates, and of
+    the same study when a run resumes it."""
+    raw = tiny_study(unique_name, study={"pruner_startup_trials": 1}, data={"flatten": True, "max_rows": 200})
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    definition = parse_study(raw, path=tmp_path / "study.yaml")
+    for _ in ("created", "resumed"):
+        prepared = prepare(definition, storage=storage, artifacts=tmp_path)
+        assert isinstance(prepared.study.pruner, optuna.pruners.MedianPruner)
+        assert prepared.study.pruner._n_startup_trials == 1

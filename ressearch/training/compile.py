@@ -16,6 +16,7 @@ import numpy as np
 from ressearch.config.training import TrainConfig
 from ressearch.data.dataset import Dataset
 from ressearch.errors import ConfigError
+from ressearch.training.optimizers import fuse_adam
 
 __all__ = ["check_task", "compile_model", "targets", "task_kind"]
 
@@ -63,9 +64,9 @@ def _optimizer(train: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Opt
     if train.weight_decay:
         common["weight_decay"] = train.weight_decay
     if train.optimizer == "adam":
-        return keras.optimizers.Adam(**common)
+        return fuse_adam(keras.optimizers.Adam(**common))
     if train.optimizer == "adamw":
-        return keras.optimizers.AdamW(**{"weight_decay": 0.0, **common})
+        return fuse_adam(keras.optimizers.AdamW(**{"weight_decay": 0.0, **common}))
     if train.optimizer == "sgd":
         return keras.optimizers.SGD(momentum=train.momentum, nesterov=train.momentum > 0, **common)
     return keras.optimizers.RMSprop(momentum=train.momentum, **common)

@@ -322,7 +322,13 @@ def ressearch_study(
         dev.to_csv(work / "dev.csv", index=False)
         definition = parse_study(
             {
-                "study": {"name": name, "metric": STUDY_METRICS[task], "n_trials": trials, "seed": seed},
+                "study": {
+                    "name": name,
+                    "metric": STUDY_METRICS[task],
+                    "n_trials": trials,
+                    "seed": seed,
+                    "pruner_startup_trials": 1,  # as the README's CSV example
+                },
                 "data": {
                     "source": f"csv:{work / 'dev.csv'}",
                     "target": TARGET,

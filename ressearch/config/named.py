@@ -9,7 +9,7 @@ Plain data only: the space module validates the expansion like any hand-written 
 piecewise-linear embeddings: AdamW at lr 1e-4..3e-3 log, weight decay 1e-4..1e-1 log, 2-5 blocks,
 dropout 0-0.5, d_embedding 8-32, bins 2-128, k = 32, gradient clipping at 1, early stopping
 with patience 16) and the tabular ResNet of Gorishniy et al. 2021 (pre-activation residual
-blocks), scaled down for CPUs: widths 64-256 instead of 128-1024, k = 8 members instead of 32,
+blocks), scaled down for CPUs: widths 64-256 instead of 128-1024, k = 4 members instead of 32,
 8-64 bins, at most 60 epochs and patience 8. Each preact block holds two weight layers, so
 1-3 blocks are 2-6 hidden layers. No normalization layers, as in TabM's MLP (linear, ReLU,
 dropout): with batch normalization (the 2021 ResNet's) an `arrests` study took 322 s against
@@ -37,7 +37,7 @@ NAMED_SPACES: dict[str, dict[str, Any]] = {
         "numeric_embedding": "piecewise_linear",
         "embedding_bins": {"low": 8, "high": 64, "log": True},
         "embedding_dim": {"low": 8, "high": 32, "step": 4},
-        "ensemble_k": 8,
+        "ensemble_k": 4,
     },
 }
 

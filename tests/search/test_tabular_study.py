@@ -37,7 +37,7 @@ def test_a_study_with_the_tabular_space_runs_from_the_command_line(tmp_path, uni
     assert {"learning_rate", "weight_decay"} <= set(trial.params)
     config = stored_config(stored, trial)
     architecture = ArchitectureConfig.from_dict(config.architecture)
-    assert architecture.numeric_embedding == "piecewise_linear" and architecture.ensemble_k == 8
+    assert architecture.numeric_embedding == "piecewise_linear" and architecture.ensemble_k == 4
     assert architecture.block_type == "preact" and len(architecture.depths) == 1
     train = TrainConfig.from_dict(config.train)
     assert (train.optimizer, train.epochs, train.batch_size) == ("adamw", 3, 256)

@@ -58,8 +58,8 @@ def is_fused(optimizer: keras.optimizers.Optimizer) -> bool:
 
 def _make_apply(keras_path: Any) -> Any:
     def apply(self: keras.optimizers.Adam, grads: Sequence[Any], variables: Sequence[Any]) -> None:
-        if tf.distribute.has_strategy() and tf.distribute.get_replica_context() is None:
-            return keras_path(grads, variables)  # cross-replica: Keras merges the replicas' updates
+        if tf.distribute.has_strategy():
+            return keras_path(grads, variables)  # Keras' path sums the replicas' gradients
         scalars: dict[tf.DType, tuple[Any, ...]] = {}
         for grad, variable in zip(grads, variables, strict=True):
             value = variable.value if isinstance(variable, keras.Variable) else variable

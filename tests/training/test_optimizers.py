@@ -10,6 +10,7 @@ import tensorflow as tf
 from ressearch import TrainConfig
 from ressearch.data import DataConfig, load_dataset
 from ressearch.training.compile import compile_model
+from ressearch.training import optimizers
 from ressearch.training.optimizers import fuse_adam, is_fused
 
 pytestmark = pytest.mark.slow
@@ -47,13 +48,17 @@ def _trained(optimizer: keras.optimizers.Optimizer) -> tuple[list[np.ndarray], l
     ],
     ids=["adamw-clipnorm", "adamw-no-decay", "adam-small-clip", "adamw-schedule"],
 )
-def test_the_fused_update_trains_as_keras_does(make):
+def test_the_fused_update_trains_as_keras_does(make, monkeypatch):
     """32 steps from the same start: the same weights, moments, step count and losses as Keras'
     own update, to float32 round-off (the fused kernel orders a few multiplications its own way)."""
     plain = _trained(make())
     fused_optimizer = fuse_adam(make())
     assert is_fused(fused_optimizer)
+    traced = []
+    step_scalars = optimizers._step_scalars
+    monkeypatch.setattr(optimizers, "_step_scalars", lambda *args: traced.append(1) or step_scalars(*args))
     fused = _trained(fused_optimizer)
+    assert traced  # fit's train step went through the fused update, not Keras' own
     for keras_values, fused_values in zip(plain[:2], fused[:2], strict=True):
         assert len(keras_values) == len(fused_values)
         for expected, got in zip(keras_values, fused_values, strict=True):

@@ -19,7 +19,7 @@ def test_tabular_expands_to_its_keys():
     space = ArchitectureSpace.from_dict("tabular")
     assert space.to_dict() == NAMED_SPACES["tabular"]
     assert space.dimensions["numeric_embedding"] == Fixed("piecewise_linear")
-    assert space.dimensions["ensemble_k"] == Fixed(8)
+    assert space.dimensions["ensemble_k"] == Fixed(4)
     assert space.dimensions["width"] == Range(64, 256, log=True)
     train = TrainSpace.from_dict("tabular")
     assert train.to_dict() == NAMED_TRAIN["tabular"]

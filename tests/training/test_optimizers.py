@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from ressearch import TrainConfig
 from ressearch.data import DataConfig, load_dataset
-from ressearch.training.compile import compile_model
 from ressearch.training import optimizers
+from ressearch.training.compile import compile_model
 from ressearch.training.optimizers import fuse_adam, is_fused
 
 pytestmark = pytest.mark.slow

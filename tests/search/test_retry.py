@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import optuna
 from optuna.distributions import IntDistribution
@@ -90,3 +91,36 @@ def test_an_interrupted_trial_is_requeued_without_a_cap(storage_url, unique_name
     )
     # A retry starts clean but for the warm start its chain was enqueued for.
     assert TrialRecord.from_trial(waiting[0]) == TrialRecord(warm_start="resnet20")
+
+
+REAPER = """
+import sys, time
+import optuna
+from ressearch.search.retry import StaleTrialRetry, reap_vanished_workers
+from ressearch.storage import open_storage
+url, name, at = sys.argv[1:]
+study = optuna.load_study(study_name=name, storage=open_storage(url, heartbeat=False))
+time.sleep(max(0.0, float(at) - time.time()))
+print(len(reap_vanished_workers(study, StaleTrialRetry(max_retries=3))))
+"""
+
+
+def test_workers_that_reap_the_same_dead_worker_at_once_queue_one_retry_each(storage_url, unique_name):
+    """Every worker of a host looks for dead workers between its trials, so several can find the
+    same dead one at the same moment: each of its trials is failed once and retried once."""
+    study = _study(storage_url, unique_name)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = [_running(study, f"{socket.gethostname()}:{int(gone.stdout)}", 1.0).number for _ in range(6)]
+    at = f"{time.time() + 8:.3f}"  # after every reaper has imported Optuna and loaded the study
+    reapers = [
+        subprocess.Popen(
+            [sys.executable, "-c", REAPER, storage_url, unique_name, at], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    reaped = [int(reaper.communicate(timeout=120)[0].strip().splitlines()[-1]) for reaper in reapers]
+    assert sum(reaped) == len(dead), reaped  # each dead trial failed by one reaper alone
+    retries = [trial for trial in study.get_trials() if trial.state == TrialState.WAITING]
+    assert sorted(chain_number(trial) for trial in retries) == dead

@@ -95,7 +95,12 @@ def test_four_workers_finish_exactly_and_a_killed_one_costs_at_most_an_epoch(
     assert not [t for t in study.trials if "locked" in (TrialRecord.from_trial(t).fail_reason or "")]
     killed = study.trials[number]
     assert killed.state == TrialState.FAIL
-    (retry,) = [trial for trial in study.trials if trial.number != number and chain_number(trial) == number]
+    chained = [trial for trial in study.trials if trial.number != number and chain_number(trial) == number]
+    assert len(chained) == 1, [
+        (t.number, t.state.name, TrialRecord.from_trial(t).fail_reason, TrialRecord.from_trial(t).surplus)
+        for t in study.trials
+    ]
+    (retry,) = chained
     record = TrialRecord.from_trial(retry)
     assert retry.state == TrialState.COMPLETE and retry.params == killed.params
     assert record.resumed_from is not None and record.resumed_from >= saved

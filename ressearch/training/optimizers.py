@@ -12,7 +12,8 @@ formulas as Keras' ``Adam.update_step``), after the same per-variable ``clipnorm
 decoupled weight decay: about 11 operations a variable. The optimizer stays the Keras class it
 was (its config, its variables, its saved form), so a saved model loads without ressearch; only
 the graph it traces is smaller. Anything the short path does not cover (gradient accumulation,
-EMA, ``global_clipnorm``, ``clipvalue``, AMSGrad, a distribution strategy) keeps Keras' own path.
+EMA, ``global_clipnorm``, ``clipvalue``, AMSGrad, a distribution strategy, the sparse gradient
+of an embedding layer, whose slices Keras clips as they are) keeps Keras' own path.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def _make_apply(keras_path: Any) -> Any:
     def apply(self: keras.optimizers.Adam, grads: Sequence[Any], variables: Sequence[Any]) -> None:
         if tf.distribute.has_strategy():
             return keras_path(grads, variables)  # Keras' path sums the replicas' gradients
+        if any(isinstance(grad, tf.IndexedSlices) for grad in grads):
+            return keras_path(grads, variables)  # an embedding's rows: Keras clips the slices
         scalars: dict[tf.DType, tuple[Any, ...]] = {}
         for grad, variable in zip(grads, variables, strict=True):
             value = variable.value if isinstance(variable, keras.Variable) else variable

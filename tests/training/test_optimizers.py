@@ -100,6 +100,31 @@ def test_what_the_fused_update_does_not_cover_keeps_keras_own(make):
     assert not is_fused(fuse_adam(make()))
 
 
+def test_an_embeddings_sparse_gradient_takes_keras_path():
+    """An Embedding layer's gradient holds the rows of the batch (repeats included); Keras clips
+    those rows as they are, so a step with one goes Keras' way: the same weights as Keras'."""
+
+    def trained(optimizer: keras.optimizers.Optimizer) -> list[np.ndarray]:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((3,), dtype="int32"),
+                keras.layers.Embedding(50, 4),
+                keras.layers.Flatten(),
+                keras.layers.Dense(1),
+            ]
+        )
+        model.compile(optimizer, "mse")
+        x = np.random.default_rng(0).integers(0, 50, (128, 3))
+        model.fit(x, x.sum(axis=1, keepdims=True) / 50.0, epochs=2, batch_size=32, verbose=0)
+        return [weight.numpy() for weight in model.weights]
+
+    plain = trained(keras.optimizers.AdamW(1e-2, weight_decay=0.01, clipnorm=1.0))
+    fused = trained(fuse_adam(keras.optimizers.AdamW(1e-2, weight_decay=0.01, clipnorm=1.0)))
+    for expected, got in zip(plain, fused, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_a_compiled_trial_uses_it_and_saves_a_plain_keras_adamw(tmp_path):
     """The study's AdamW and Adam are fused; the saved model's optimizer is Keras' own class, so
     the file loads with Keras alone, compile included."""

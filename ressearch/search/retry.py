@@ -242,9 +242,7 @@ def _fail_and_retry(study: optuna.Study, trial: FrozenTrial, retry: StaleTrialRe
     finished or reaped it first."""
     storage = study._storage
     with _one_reaper(study):
-        try:
-            if storage.get_trial(trial._trial_id).state != TrialState.RUNNING:
-                return False
+        try:  # under the lock, a trial another worker failed first is finished: Optuna raises
             TrialRecord.vanished().write_to_storage(storage, trial._trial_id)
             if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
                 return False

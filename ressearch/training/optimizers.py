@@ -76,7 +76,7 @@ def _make_apply(keras_path: Any) -> Any:
                 norm = tf.sqrt(tf.reduce_sum(tf.square(grad)))
                 grad = grad * clip / tf.maximum(norm, clip)
             if decay is not None and self._use_weight_decay(variable):
-                value.assign_sub(value * decay[0] * lr)  # Keras: variable - variable * wd * lr
+                value.assign_sub(value * decay * lr)  # Keras: variable - variable * wd * lr
             index = self._get_variable_index(variable)
             tf.raw_ops.ResourceApplyAdam(
                 var=value.handle,
@@ -102,7 +102,7 @@ def _step_scalars(optimizer: keras.optimizers.Adam, dtype: tf.DType) -> tuple[An
     step = tf.cast(optimizer.iterations + 1, dtype)
     beta_1 = tf.cast(optimizer.beta_1, dtype)
     beta_2 = tf.cast(optimizer.beta_2, dtype)
-    decay = None if optimizer.weight_decay is None else (tf.cast(optimizer.weight_decay, dtype),)
+    decay = None if optimizer.weight_decay is None else tf.cast(optimizer.weight_decay, dtype)
     return (
         lr,
         decay,

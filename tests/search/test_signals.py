@@ -57,7 +57,7 @@ def test_a_stopped_run_loses_at_most_one_epoch(write_study, unique_name, tmp_pat
         assert [trial.state for trial in study.trials] == [TrialState.RUNNING]  # nobody could mark it
     else:
         assert process.returncode == 1, stderr
-        assert "interrupted" in stdout and "Traceback" not in stderr
+        assert "interrupted" in stdout and "Traceback" not in stderr, (stdout, stderr[-3000:])
         first, retry = study.trials
         assert first.state == TrialState.FAIL and TrialRecord.from_trial(first).is_interrupted
         assert retry.state == TrialState.WAITING and retry.params == first.params

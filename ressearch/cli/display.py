@@ -84,6 +84,7 @@ class Workers:
     count: int
     gpus: str
     logs: Path
+    threads: int | None = None  # each worker's CPU threads, where the machine's cores are split
 
 
 def format_values(values: list[float] | None) -> str:
@@ -154,7 +155,8 @@ def start_lines(start: RunStart, workers: Workers | None = None) -> list[str]:
     if start.multi_objective:
         lines.append("pruning is not used: Optuna cannot prune studies with several objectives")
     if workers is not None:
-        lines.append(f"{workers.count} workers (GPUs: {workers.gpus}); their logs: {workers.logs}")
+        threads = "" if workers.threads is None else f"; {workers.threads} CPU thread(s) each"
+        lines.append(f"{workers.count} workers (GPUs: {workers.gpus}{threads}); their logs: {workers.logs}")
     return lines
 
 
@@ -453,7 +455,14 @@ class JsonDisplay(Display):
         super().start(start, workers)
         self.study = start.name
         extra = (
-            {} if workers is None else {"workers": workers.count, "gpus": workers.gpus, "logs": workers.logs}
+            {}
+            if workers is None
+            else {
+                "workers": workers.count,
+                "gpus": workers.gpus,
+                "threads": workers.threads,
+                "logs": workers.logs,
+            }
         )
         self.emit(
             "run_start",

@@ -251,7 +251,7 @@ def _run_workers(
         on_trial=display.trial,
     )
     try:
-        display.start(prepared.start_event(), Workers(len(plans), devices, log_dir))
+        display.start(prepared.start_event(), Workers(len(plans), devices, log_dir, plans[0].threads))
         result = supervisor.run()
     finally:
         display.close()

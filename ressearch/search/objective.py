@@ -209,6 +209,7 @@ class Objective:
             worker=self.worker,
             worker_started=self.worker_started,
             devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+            threads=_threads(),
         )
 
     @property
@@ -452,3 +453,10 @@ class Objective:
 
         if sampled is not None:
             clear_checkpoint(self.checkpoint(sampled))
+
+
+def _threads() -> int | None:
+    """TensorFlow's intra-op threads as this process was started with them (``run --workers``
+    sets them on a machine without a GPU), or None where it was left to TensorFlow."""
+    value = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
+    return int(value) if value.isdigit() else None

@@ -196,6 +196,7 @@ class TrialRecord:
     worker: str | None = None  # host:pid, for studies run by several workers
     worker_started: float | None = None  # the worker process's start time, so a reused pid is not it
     devices: str | None = None  # CUDA_VISIBLE_DEVICES as the worker saw it (its GPUs)
+    threads: int | None = None  # TF_NUM_INTRAOP_THREADS as the worker saw it (its share of the cores)
     model_artifact: str | None = None
     model_params: int | None = None
     metrics: dict[str, float] | None = None  # the objective metrics (metrics.json has them all)
@@ -270,6 +271,7 @@ class TrialRecord:
         worker: str,
         worker_started: float | None = None,
         devices: str | None = None,
+        threads: int | None = None,
     ) -> TrialRecord:
         """Record a trial before it trains, so a running trial shows its network (or the
         hypermodel that will build it) and ``config`` is its ``config.json`` in ``store``. With no
@@ -283,6 +285,7 @@ class TrialRecord:
             worker=worker,
             worker_started=worker_started,
             devices=devices,
+            threads=threads,
         )
         if store is not None:
             record = replace(record, config_artifact=cls.with_config(trial, store, config).config_artifact)

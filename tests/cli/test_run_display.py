@@ -24,6 +24,7 @@ import pytest
 from ressearch.cli.display import PlainDisplay, trial_line
 from ressearch.search import EpochEvent, TrialEvent, TrialRecord, finished_trials
 from ressearch.storage import load_study
+from ressearch.workers.devices import cpu_count
 from tests.helpers import cli, tiny_study, user_error
 from tests.search.helpers import RESSEARCH
 
@@ -221,6 +222,10 @@ def test_workers_emit_json_events_for_every_trial(write_study, unique_name, tmp_
         record = TrialRecord.from_trial(study.trials[number])
         assert end["model_params"] == record.model_params and end["architecture"] == record.describe_network()
     assert events[0]["workers"] == 2 and events[-1]["done"] == 3
+    # No GPU here: the two workers split the cores, and each trial ran with its worker's share.
+    threads = max(1, cpu_count() // 2)
+    assert events[0]["threads"] == threads
+    assert {TrialRecord.from_trial(trial).threads for trial in finished_trials(study)} == {threads}
     # The workers' own logs stay text: their lines, not events.
     logs = list(Path(events[0]["logs"]).glob("worker-*.log"))
     assert logs and any("complete: " in log.read_text() for log in logs)

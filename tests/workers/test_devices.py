@@ -17,8 +17,36 @@ def test_workers_go_round_robin_over_the_gpus():
         WorkerPlan(3, "1"),
     ]
     assert [plan.devices for plan in plan_workers(None, "2,5", trials_per_gpu=2)] == ["2", "5", "2", "5"]
-    assert plan_workers(3) == [WorkerPlan(0), WorkerPlan(1), WorkerPlan(2)]  # devices inherited
+    assert [plan.devices for plan in plan_workers(3)] == [None, None, None]  # devices inherited
     assert plan_workers(None) == [WorkerPlan(0)]
+
+
+def test_cpu_workers_split_the_cores_between_them(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # no nvidia-smi: no GPU, as on this machine
+    assert plan_workers(3, cpus=8) == [
+        WorkerPlan(0, threads=2),
+        WorkerPlan(1, threads=2),
+        WorkerPlan(2, threads=2),
+    ]
+    assert [plan.threads for plan in plan_workers(4, cpus=2)] == [1, 1, 1, 1]  # never below one
+    assert plan_workers(1, cpus=8) == [WorkerPlan(0)]  # one worker keeps TensorFlow's default
+    assert [plan.threads for plan in plan_workers(2, "0,1", cpus=8)] == [None, None]  # GPU workers
+    env = worker_env(WorkerPlan(1, threads=2), {"PATH": "/bin"})
+    assert env == {
+        "PATH": "/bin",
+        "RESSEARCH_WORKER_INDEX": "1",
+        "TF_NUM_INTRAOP_THREADS": "2",
+        "TF_NUM_INTEROP_THREADS": "2",
+        "OMP_NUM_THREADS": "2",
+    }
+    # A thread count the user set is theirs.
+    assert worker_env(WorkerPlan(0, threads=2), {"OMP_NUM_THREADS": "4"})["OMP_NUM_THREADS"] == "4"
+
+
+def test_inherited_gpus_keep_tensorflow_threads(monkeypatch):
+    # A GPU cannot exist here: the listing is the one thing replaced.
+    monkeypatch.setattr("ressearch.workers.devices.list_gpus", lambda: ["0"])
+    assert [plan.threads for plan in plan_workers(2, cpus=8)] == [None, None]
 
 
 def test_each_worker_sees_only_its_gpu_with_memory_growth():

@@ -300,14 +300,23 @@ def linear(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) 
 
 
 def ressearch_study(
-    dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, trials: int, name: str, ensemble: int = 0
+    dev: pd.DataFrame,
+    test: pd.DataFrame,
+    task: str,
+    seed: int,
+    trials: int,
+    name: str,
+    ensemble: int = 0,
+    workers: int = 1,
 ) -> list[Result]:
     """The study's best trial scored on test (``ressearch``); its config retrained on all of dev
     for the epochs it needed (``ressearch-refit``: ``export --refit``, as ``hist-gbdt-cv``
     refits its best config); and, with ``ensemble`` K of at least 2, the mean of its K best
     complete trials' models from the same study (``ressearch-ensemble``: ``export --ensemble``;
     fewer where fewer completed, none below 2). The seconds of the last two are the study's and
-    their export's."""
+    their export's. With ``workers`` above 1 the study runs as ``ressearch run --workers N``
+    does (the study created here, N worker processes on it); its time then includes the
+    workers' start, TensorFlow's import in each of them included."""
     from ressearch.config import parse_study
     from ressearch.results import export_study
     from ressearch.results.predictions import Predictor
@@ -320,27 +329,29 @@ def ressearch_study(
     with tempfile.TemporaryDirectory(prefix="ressearch-tabular-") as folder:
         work = Path(folder)
         dev.to_csv(work / "dev.csv", index=False)
-        definition = parse_study(
-            {
-                "study": {
-                    "name": name,
-                    "metric": STUDY_METRICS[task],
-                    "n_trials": trials,
-                    "seed": seed,
-                    "pruner_startup_trials": 1,  # as the README's CSV example
-                },
-                "data": {
-                    "source": f"csv:{work / 'dev.csv'}",
-                    "target": TARGET,
-                    "task": "regression" if task == "regression" else "classification",
-                },
-                "space": "tabular",
-                "train": "tabular",
-            }
-        )
+        document = {
+            "study": {
+                "name": name,
+                "metric": STUDY_METRICS[task],
+                "n_trials": trials,
+                "seed": seed,
+                "pruner_startup_trials": 1,  # as the README's CSV example
+            },
+            "data": {
+                "source": f"csv:{work / 'dev.csv'}",
+                "target": TARGET,
+                "task": "regression" if task == "regression" else "classification",
+            },
+            "space": "tabular",
+            "train": "tabular",
+        }
+        definition = parse_study(document)
         storage, artifacts = f"sqlite:///{work / 'study.db'}", work / "artifacts"
         started = time.perf_counter()
-        summary = run_study(definition, storage=storage, artifacts=artifacts)
+        if workers > 1:
+            summary = _with_workers(document, definition, work, workers, storage, artifacts)
+        else:
+            summary = run_study(definition, storage=storage, artifacts=artifacts)
         seconds = time.perf_counter() - started
         if summary.interrupted:
             raise KeyboardInterrupt
@@ -370,6 +381,34 @@ def ressearch_study(
         return results
 
 
+def _with_workers(
+    document: dict[str, Any], definition: Any, work: Path, workers: int, storage: str, artifacts: Path
+) -> Any:
+    """Run the study as ``ressearch run --workers N`` does: created here, then N local worker
+    processes (each with its share of the cores) until it has its trials; its summary."""
+    import yaml
+
+    from ressearch.search.runner import prepare, summarize
+    from ressearch.workers import Supervisor, plan_workers
+
+    study_file = work / "study.yaml"
+    study_file.write_text(yaml.safe_dump(document), encoding="utf-8")
+    prepared = prepare(definition, storage=storage, artifacts=artifacts)
+    settings = definition.settings
+    result = Supervisor(
+        study_file,
+        name=settings.name,
+        target=settings.n_trials,
+        storage=storage,
+        artifacts=prepared.artifacts,
+        plans=plan_workers(workers),
+        log_dir=work / "workers",
+    ).run()
+    if result.error is not None:
+        raise RuntimeError(f"the workers stopped: {result.error}")
+    return summarize(prepared, interrupted=result.interrupted)
+
+
 def main(argv: list[str] | None = None) -> int:
     from ressearch.runtime import configure_runtime
 
@@ -385,6 +424,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=5,
         help="also score the mean of the K best trials of each study (ressearch-ensemble); 0: not",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes per study, as `ressearch run --workers N` (each with its share of the cores)",
     )
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/tabular.csv"))
     parser.add_argument(
@@ -468,7 +513,9 @@ def run_system(
         name = f"tabular-{table_name}-{seed}"
         context = multiprocessing.get_context("spawn")
         with context.Pool(1) as pool:
-            return pool.apply(ressearch_study, (dev, test, task, seed, args.trials, name, args.ensemble))
+            return pool.apply(
+                ressearch_study, (dev, test, task, seed, args.trials, name, args.ensemble, args.workers)
+            )
     if system == "hist-gbdt":
         return [hist_gradient_boosting(dev, test, task, seed, args.configs)]
     if system == "hist-gbdt-cv":
@@ -523,7 +570,8 @@ def compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per table and ressearch system (the best trial; the ensemble of the best), its mean test
     score over the seeds it ran against the best boosting search's mean on those seeds; how
     far behind it (points, or % of RMSE); and its wall time over each HistGradientBoosting
-    search's (on a holdout, and cross-validated), seed by seed (the issue's limit: 5x). Tables
+    search's (on a holdout, and cross-validated), seed by seed (the issue's limit: 5x), and its
+    mean time over the cross-validated search's mean. Tables
     with no boosting search are left out."""
     out = []
     for table_name in [name for name in TABLES if any(row["table"] == name for row in rows)]:
@@ -568,7 +616,17 @@ def _compared(table_name: str, mine: str, rows: list[dict[str, Any]]) -> dict[st
         + (" %" if task == "regression" else " points"),
         "time / hist-gbdt's": _span(ratios("hist-gbdt")),
         "time / hist-gbdt-cv's": _span(ratios("hist-gbdt-cv")),
+        "mean time / hist-gbdt-cv's mean": _mean_ratio(rows, mine, "hist-gbdt-cv", ran),
     }
+
+
+def _mean_ratio(rows: list[dict[str, Any]], mine: str, baseline: str, seeds: set[Any]) -> str:
+    """The mean wall time of ``mine`` over the mean of ``baseline``'s, on the same seeds."""
+    theirs = [row["seconds"] for row in rows if row["system"] == baseline and row["seed"] in seeds]
+    ours = [row["seconds"] for row in rows if row["system"] == mine and row["seed"] in seeds]
+    if not theirs or not ours or len(theirs) != len(ours):
+        return "-"
+    return f"{statistics.mean(ours) / statistics.mean(theirs):.1f}x"
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ and text columns, some with missing values: binary (AUC), multiclass (accuracy) 
    retrained; the time of each is the study's and its export's. Then a verdict per table: each
    ressearch row against the best boosting search.
 
-    .venv/bin/python benchmarks/tabular.py --seeds 0 1 2 --trials 20 --configs 16
+    .venv/bin/python benchmarks/tabular.py --seeds 0 1 2 --trials 20 --configs 16 --workers 2
     .venv/bin/python benchmarks/tabular.py --tables chile wage --seeds 0 --trials 4
     .venv/bin/python benchmarks/tabular.py --from-csv benchmarks/results/tabular.csv  # reprint
 """
@@ -562,7 +562,7 @@ def gap(task: str, mine: float, theirs: float) -> float:
 def _span(ratios: list[float]) -> str:
     if not ratios:
         return "-"
-    low, high = round(min(ratios)), round(max(ratios))
+    low, high = f"{min(ratios):.1f}", f"{max(ratios):.1f}"
     return f"{low}x" if low == high else f"{low}-{high}x"
 
 
@@ -621,12 +621,13 @@ def _compared(table_name: str, mine: str, rows: list[dict[str, Any]]) -> dict[st
 
 
 def _mean_ratio(rows: list[dict[str, Any]], mine: str, baseline: str, seeds: set[Any]) -> str:
-    """The mean wall time of ``mine`` over the mean of ``baseline``'s, on the same seeds."""
-    theirs = [row["seconds"] for row in rows if row["system"] == baseline and row["seed"] in seeds]
-    ours = [row["seconds"] for row in rows if row["system"] == mine and row["seed"] in seeds]
-    if not theirs or not ours or len(theirs) != len(ours):
+    """The mean wall time of ``mine`` over the mean of ``baseline``'s, on the seeds both ran."""
+    seconds = {(row["system"], row["seed"]): row["seconds"] for row in rows if row["seed"] in seeds}
+    both = [seed for seed in sorted(seeds) if (mine, seed) in seconds and (baseline, seed) in seconds]
+    if not both:
         return "-"
-    return f"{statistics.mean(ours) / statistics.mean(theirs):.1f}x"
+    ours = statistics.mean(seconds[(mine, seed)] for seed in both)
+    return f"{ours / statistics.mean(seconds[(baseline, seed)] for seed in both):.1f}x"
 
 
 if __name__ == "__main__":

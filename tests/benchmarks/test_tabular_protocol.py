@@ -85,19 +85,24 @@ def test_the_verdict_compares_the_same_splits_against_the_better_boosting_search
         "score": "38.0000",
         "best boosting": "40.0000 (hist-gbdt)",
         "behind it (+: worse)": "-5.00 %",
-        "time / hist-gbdt's": "16x",
+        "time / hist-gbdt's": "15.5x",
         "time / hist-gbdt-cv's": "-",  # not run in these rows
+        "mean time / hist-gbdt-cv's mean": "-",
     }
     assert hmda["system"] == "ressearch" and hmda["seeds"] == 1
     assert hmda["best boosting"] == "0.8400 (lightgbm)"  # seed 1 left out: ressearch did not run it
     assert hmda["behind it (+: worse)"] == "+1.00 points"
-    assert hmda["time / hist-gbdt's"] == "50x"
+    assert hmda["time / hist-gbdt's"] == "50.0x"
     assert wage["score"] == "40.0000" and wage["best boosting"] == "40.0000 (hist-gbdt)"
-    assert wage["behind it (+: worse)"] == "+0.00 %" and wage["time / hist-gbdt's"] == "5-15x"
+    assert wage["behind it (+: worse)"] == "+0.00 %" and wage["time / hist-gbdt's"] == "5.0-15.0x"
     rows.append(_row("wage", "regression", 1, "hist-gbdt-cv", 39.5, 10.0))
     cross_validated = tabular.compare(rows)[1]
     assert cross_validated["best boosting"] == "39.5000 (hist-gbdt-cv)"  # seeds 0 and 1: 41 vs 39.5
-    assert cross_validated["time / hist-gbdt-cv's"] == "3x"  # only seed 1 has the search
+    assert cross_validated["time / hist-gbdt-cv's"] == "3.0x"  # only seed 1 has the search
+    rows.append(_row("wage", "regression", 0, "hist-gbdt-cv", 40.5, 4.0))
+    both = tabular.compare(rows)[1]
+    assert both["time / hist-gbdt-cv's"] == "2.5-3.0x"  # 10 / 4 and 30 / 10, split by split
+    assert both["mean time / hist-gbdt-cv's mean"] == "2.9x"  # 20 / 7
     assert tabular.gap("regression", 41.2, 40.0) == pytest.approx(3.0)  # 3 % of RMSE worse
     assert tabular.gap("binary", 0.85, 0.84) == pytest.approx(-1.0)  # a point of AUC better
 
@@ -112,7 +117,7 @@ def test_from_csv_reprints_a_run_and_a_wrong_file_is_one_line(tabular, tmp_path,
     ).to_csv(written, index=False)
     assert tabular.main(["--from-csv", str(written)]) == 0
     assert (
-        "| hmda | auc | ressearch | 1 | 0.8300 | 0.8000 (hist-gbdt) | -3.00 points | 50x | - |"
+        "| hmda | auc | ressearch | 1 | 0.8300 | 0.8000 (hist-gbdt) | -3.00 points | 50.0x | - | - |"
         in capsys.readouterr().out
     )
     with pytest.raises(SystemExit) as missing:

@@ -43,6 +43,7 @@ FULL = TrialRecord(
     worker="host:123",
     worker_started=4567.0,
     devices="0",
+    threads=1,
     model_artifact="0f3c",
     model_params=1234,
     metrics={"val_accuracy": 0.75},
@@ -151,6 +152,7 @@ def test_trial_records_round_trip_through_a_storage(storage_url, unique_name, tm
         worker=FULL.worker,
         worker_started=FULL.worker_started,
         devices=FULL.devices,
+        threads=FULL.threads,
     )
     TrialRecord(resumed_from=FULL.resumed_from, warm_start=FULL.warm_start).write(trial)
     TrialRecord(

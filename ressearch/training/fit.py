@@ -149,13 +149,22 @@ def train_trial(
     x, y, feeding = runtime.fit_inputs(
         dataset.x_train, targets(dataset, dataset.y_train, model), batch_size=train.batch_size, seed=seed
     )
+    validation: Any = None
+    if validating:
+        y_val = targets(dataset, dataset.y_val, model)
+        # A builder's own fit gets the arrays, as Keras takes them; ours a pipeline, cheaper per pass.
+        validation = (
+            (dataset.x_val, y_val)
+            if fit is not None
+            else runtime.validation_inputs(dataset.x_val, y_val, batch_size=train.batch_size)
+        )
     try:
         (fit or _fit)(
             model,
             x,
             y,
-            validation_data=(dataset.x_val, targets(dataset, dataset.y_val, model)) if validating else None,
-            validation_batch_size=train.batch_size if validating else None,
+            validation_data=validation,
+            validation_batch_size=train.batch_size if validating and isinstance(validation, tuple) else None,
             epochs=train.epochs,
             initial_epoch=initial_epoch,
             class_weight=dataset.class_weight,

@@ -112,6 +112,18 @@ class Runtime:
         )
         return pipeline, None, {"shuffle": False}  # the pipeline reshuffles every epoch itself
 
+    def validation_inputs(self, x: np.ndarray, y: np.ndarray, *, batch_size: int) -> Any:
+        """The validation rows for ``fit``'s pass at the end of each epoch: a ``tf.data`` pipeline
+        of the same batches, in the same order, that Keras would cut from the arrays (so the same
+        metrics), or the arrays themselves where they are over 1 GiB. Keras makes a new iterator
+        over arrays for every pass, about 9 ms on this machine's CPU against 0.4 ms for the
+        pipeline's (README, "Where a trial's time goes")."""
+        if x.nbytes + y.nbytes > _ON_DEVICE_BYTES:
+            return x, y
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
     def describe(self) -> str:
         """One line for the run's start-up output."""
         xla = "XLA" if self.jit_compile else "no XLA"

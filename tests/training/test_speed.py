@@ -100,3 +100,27 @@ def test_a_trial_sets_the_graph_optimizer_its_runtime_asks_for(digits):
     assert tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer") is True
     _fit(digits, Runtime(), epochs=1)
     assert tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer") is False
+
+
+def test_the_validation_pass_scores_the_same_through_its_pipeline(digits):
+    """``fit`` validates through a batched pipeline of the validation rows, in their order: the
+    same batches as Keras cuts from the arrays (which a builder's own fit still gets), so the
+    same metrics; only the cost of each pass's iterator differs."""
+    piped = _fit(digits, Runtime(), epochs=2)
+    config = ArchitectureConfig(
+        input_shape=digits.input_shape, outputs=digits.outputs, depths=(1,), widths=(32,)
+    )
+    arrays = train_trial(
+        config,
+        TrainConfig(epochs=2, batch_size=32),
+        digits,
+        seed=0,
+        runtime=Runtime(),
+        fit=lambda model, *args, **kwargs: model.fit(*args, **kwargs),
+    )
+    for name in ("val_loss", "val_accuracy"):
+        np.testing.assert_allclose(piped.curve[name], arrays.curve[name], rtol=1e-6)
+    np.testing.assert_allclose(piped.curve["loss"], arrays.curve["loss"], rtol=1e-6)
+    # Validation rows over 1 GiB stay arrays (zeros: reserved, never touched).
+    huge = np.zeros((1 << 28) + 1, dtype=np.float32)
+    assert Runtime().validation_inputs(huge, huge[:1], batch_size=32)[0] is huge

@@ -218,13 +218,14 @@ def _run_workers(
     display: Display,
 ) -> None:
     """Create or resume the study here, then supervise local worker processes until it is done."""
+    import os
     import time
 
     import_tensorflow_quietly()
     quiet_optuna()
     from ressearch.search.runner import prepare, summarize
     from ressearch.storage.urls import resolve_storage_url
-    from ressearch.workers import Supervisor
+    from ressearch.workers import Supervisor, worker_threads
 
     started = time.monotonic()
     overridden = definition.with_overrides(n_trials=n_trials, timeout=timeout)
@@ -251,7 +252,10 @@ def _run_workers(
         on_trial=display.trial,
     )
     try:
-        display.start(prepared.start_event(), Workers(len(plans), devices, log_dir, plans[0].threads))
+        display.start(
+            prepared.start_event(),
+            Workers(len(plans), devices, log_dir, worker_threads(plans[0], os.environ)),
+        )
         result = supervisor.run()
     finally:
         display.close()

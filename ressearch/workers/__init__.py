@@ -4,7 +4,15 @@ Drives worker processes (``ressearch worker``) over the search layer's storage; 
 the results or CLI layers, and never prints (callers get events).
 """
 
-from ressearch.workers.devices import WorkerPlan, plan_workers, worker_env
+from ressearch.workers.devices import WorkerPlan, plan_workers, worker_env, worker_threads
 from ressearch.workers.supervisor import StudyProgress, Supervisor, SupervisorResult
 
-__all__ = ["StudyProgress", "Supervisor", "SupervisorResult", "WorkerPlan", "plan_workers", "worker_env"]
+__all__ = [
+    "StudyProgress",
+    "Supervisor",
+    "SupervisorResult",
+    "WorkerPlan",
+    "plan_workers",
+    "worker_env",
+    "worker_threads",
+]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ressearch.errors import ConfigError
 
-__all__ = ["WORKER_INDEX_ENV", "WorkerPlan", "list_gpus", "plan_workers", "worker_env"]
+__all__ = ["WORKER_INDEX_ENV", "WorkerPlan", "list_gpus", "plan_workers", "worker_env", "worker_threads"]
 
 WORKER_INDEX_ENV = "RESSEARCH_WORKER_INDEX"
 # TensorFlow's pools (read as it loads) and OpenMP's, for a worker given a share of the cores.
@@ -111,3 +111,17 @@ def worker_env(plan: WorkerPlan, base: Mapping[str, str]) -> dict[str, str]:
         env["CUDA_VISIBLE_DEVICES"] = plan.devices
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # memory growth: K trials share one GPU
     return env
+
+
+def worker_threads(plan: WorkerPlan, base: Mapping[str, str]) -> int | None:
+    """The TensorFlow threads a worker runs with where its plan splits the cores (a count the
+    user set in ``base`` wins, as in :func:`worker_env`), else None (TensorFlow's default).
+
+    Example:
+        >>> worker_threads(WorkerPlan(0, threads=1), {"TF_NUM_INTRAOP_THREADS": "4"})
+        4
+    """
+    if plan.threads is None:
+        return None
+    value = worker_env(plan, base)["TF_NUM_INTRAOP_THREADS"]
+    return int(value) if value.isdigit() else None

@@ -121,6 +121,9 @@ def test_the_validation_pass_scores_the_same_through_its_pipeline(digits):
     for name in ("val_loss", "val_accuracy"):
         np.testing.assert_allclose(piped.curve[name], arrays.curve[name], rtol=1e-6)
     np.testing.assert_allclose(piped.curve["loss"], arrays.curve["loss"], rtol=1e-6)
+    import tensorflow as tf
+
+    assert isinstance(Runtime().validation_inputs(digits.x_val, digits.y_val, batch_size=32), tf.data.Dataset)
     # Validation rows over 1 GiB stay arrays (zeros: reserved, never touched).
     huge = np.zeros((1 << 28) + 1, dtype=np.float32)
     assert Runtime().validation_inputs(huge, huge[:1], batch_size=32)[0] is huge

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ressearch.errors import ConfigError
-from ressearch.workers import WorkerPlan, plan_workers, worker_env
+from ressearch.workers import WorkerPlan, plan_workers, worker_env, worker_threads
 from tests.helpers import one_line
 
 
@@ -39,8 +39,11 @@ def test_cpu_workers_split_the_cores_between_them(monkeypatch):
         "TF_NUM_INTEROP_THREADS": "2",
         "OMP_NUM_THREADS": "2",
     }
-    # A thread count the user set is theirs.
+    # A thread count the user set is theirs, and what the start line and run_start report.
     assert worker_env(WorkerPlan(0, threads=2), {"OMP_NUM_THREADS": "4"})["OMP_NUM_THREADS"] == "4"
+    assert worker_threads(WorkerPlan(0, threads=2), {"TF_NUM_INTRAOP_THREADS": "4"}) == 4
+    assert worker_threads(WorkerPlan(0, threads=2), {}) == 2
+    assert worker_threads(WorkerPlan(0), {"TF_NUM_INTRAOP_THREADS": "4"}) is None  # not split
 
 
 def test_inherited_gpus_keep_tensorflow_threads(monkeypatch):

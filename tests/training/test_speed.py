@@ -32,8 +32,33 @@ def test_every_automatic_default_is_float32_without_xla_or_grappler_in_a_cpu_onl
     )
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    expected = [0, "float32", False, 16, "arrays", False, False]
+    expected = [0, "float32", False, 16, "tf.data", False, False]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_a_cpu_trains_through_a_pipeline_and_keeps_arrays_over_1_gib():
+    """``auto`` on a CPU feeds the training rows through the pipeline (Keras made a new iterator
+    over arrays every epoch); arrays over 1 GiB keep Keras' slicing there, where the pipeline's
+    cache and shuffle buffer would copy them twice, unless the study file asks for tf.data."""
+    import tensorflow as tf
+
+    runtime = resolve_runtime(RuntimeConfig(), CPU_ONLY)
+    x, y = np.arange(30, dtype=np.float32).reshape(10, 3), np.arange(10, dtype=np.float32)
+    pipeline, none, feeding = runtime.fit_inputs(x, y, batch_size=4, seed=0)
+    assert isinstance(pipeline, tf.data.Dataset) and none is None and feeding == {"shuffle": False}
+    epochs = [
+        [(row[0], label) for xs, ys in pipeline for row, label in zip(xs.numpy(), ys.numpy(), strict=True)]
+        for _ in "ab"
+    ]
+    for rows in epochs:  # every row once an epoch, with its label, in batches of 4
+        assert sorted(rows) == [(3.0 * i, float(i)) for i in range(10)]
+    assert epochs[0] != epochs[1]  # reshuffled every epoch
+    huge = np.zeros((1 << 28) + 1, dtype=np.float32)  # reserved, never touched
+    assert runtime.fit_inputs(huge, huge[:1], batch_size=4, seed=0)[0] is huge
+    asked = resolve_runtime(RuntimeConfig(pipeline="tf.data"), CPU_ONLY)
+    assert (
+        not asked.arrays_when_large and not resolve_runtime(RuntimeConfig(), TENSOR_CORES).arrays_when_large
+    )
 
 
 def test_automatic_defaults_on_gpus():
@@ -100,6 +125,23 @@ def test_a_trial_sets_the_graph_optimizer_its_runtime_asks_for(digits):
     assert tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer") is True
     _fit(digits, Runtime(), epochs=1)
     assert tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer") is False
+
+
+def test_a_builders_own_fit_gets_the_arrays_on_a_cpu(digits):
+    """A KerasTuner hypermodel's ``fit`` takes what Keras takes (it may pass ``batch_size``):
+    the arrays, where ``auto`` picked the pipeline for a CPU."""
+    seen = []
+
+    def own_fit(model, x, y, **kwargs):
+        seen.append((x, kwargs.get("batch_size")))
+        return model.fit(x, y, **kwargs)
+
+    config = ArchitectureConfig(
+        input_shape=digits.input_shape, outputs=digits.outputs, depths=(1,), widths=(8,)
+    )
+    runtime = resolve_runtime(RuntimeConfig(), CPU_ONLY)
+    train_trial(config, TrainConfig(epochs=1, batch_size=32), digits, seed=0, runtime=runtime, fit=own_fit)
+    assert seen[0][0] is digits.x_train and seen[0][1] == 32
 
 
 def test_the_validation_pass_scores_the_same_through_its_pipeline(digits):

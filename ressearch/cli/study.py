@@ -206,6 +206,13 @@ def _run_here(
     _finish(display, summary)
 
 
+def _prepares_with_tensorflow(definition: Any) -> bool:
+    """Whether ``prepare`` imports TensorFlow for this study: image and Keras datasets load
+    through it, and a hypermodel is made once to check it. Rows of columns (CSV, npz, the
+    built-in tables) do not."""
+    return definition.hypermodel is not None or definition.data.kind in ("images", "keras")
+
+
 def _run_workers(
     study_file: Path,
     definition: Any,
@@ -217,11 +224,17 @@ def _run_workers(
     recycle_after: int,
     display: Display,
 ) -> None:
-    """Create or resume the study here, then supervise local worker processes until it is done."""
+    """Create or resume the study here, then supervise local worker processes until it is done.
+
+    This process trains nothing: TensorFlow is imported here only where preparing the study
+    needs it (image or Keras datasets, a hypermodel), with its start-up chatter muted. Imported
+    for every study, it held back each worker's start by its ~4 s import (README, "Where a
+    trial's time goes")."""
     import os
     import time
 
-    import_tensorflow_quietly()
+    if _prepares_with_tensorflow(definition):
+        import_tensorflow_quietly()
     quiet_optuna()
     from ressearch.search.runner import prepare, summarize
     from ressearch.storage.urls import resolve_storage_url

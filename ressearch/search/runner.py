@@ -297,7 +297,7 @@ def prepare(
 
     backend = None if is_sqlite(url) else connect()
     dataset = load_dataset(definition.data, seed=settings.seed)
-    from ressearch.training.compile import check_task
+    from ressearch.data.tasks import check_task  # Keras-free: see ressearch.data.tasks
 
     check_task(settings.objective_metrics, dataset, label_smoothing="label_smoothing" in definition.train)
     if definition.hypermodel is not None:  # its module, attribute and arguments, before any database

@@ -7,7 +7,6 @@ study optimises, so nothing translates between them. Keras only: no Optuna, no s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -15,38 +14,11 @@ import numpy as np
 
 from ressearch.config.training import TrainConfig
 from ressearch.data.dataset import Dataset
+from ressearch.data.tasks import check_task, task_kind
 from ressearch.errors import ConfigError
 from ressearch.training.optimizers import fuse_adam
 
 __all__ = ["check_task", "compile_model", "targets", "task_kind"]
-
-# Which validation metrics each task can report, and the Keras metric behind each.
-_TASK_METRICS = {
-    "binary": ("val_accuracy", "val_loss", "val_auc"),
-    "multiclass": ("val_accuracy", "val_loss"),
-    "regression": ("val_rmse", "val_loss"),
-}
-_ALWAYS = ("model_params", "latency")
-
-
-def task_kind(dataset: Dataset) -> str:
-    if dataset.task == "regression":
-        return "regression"
-    return "binary" if dataset.outputs == 1 else "multiclass"
-
-
-def check_task(metrics: Sequence[str], dataset: Dataset, *, label_smoothing: bool = False) -> None:
-    """Fail before any trial (and before a study is created) if the study does not fit the task:
-    a metric the task cannot measure, or label smoothing on sparse multiclass labels."""
-    kind = task_kind(dataset)
-    if label_smoothing and kind != "binary":
-        raise ConfigError(f"train.label_smoothing: supported for binary tasks only, and this task is {kind}")
-    allowed = (*_TASK_METRICS[kind], *_ALWAYS)
-    for metric in metrics:
-        if metric not in allowed:
-            raise ConfigError(
-                f"study.metric: {metric} cannot be measured on a {kind} task; use one of {', '.join(allowed)}"
-            )
 
 
 def _optimizer(train: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:

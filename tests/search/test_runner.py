@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
+import numpy as np
 import optuna
+import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
@@ -53,6 +59,32 @@ def test_prepare_alone_creates_the_study_and_its_metadata(storage_url, unique_na
     assert isinstance(prepared.study.sampler, optuna.samplers.RandomSampler)
     start = prepared.start_event()
     assert (start.name, start.target, start.done, start.created) == (unique_name, 2, 0, True)
+
+
+def test_preparing_a_study_of_rows_leaves_tensorflow_unimported(tmp_path):
+    """``run --workers`` prepares the study in a process that trains nothing: for rows of columns
+    (a CSV with a text column, a built-in table) that must not cost TensorFlow's import, which
+    held back every worker's start. A fresh interpreter, as the CLI's parent process is."""
+    rows = pd.DataFrame({"x": np.arange(60.0), "colour": ["red", "blue", "green"] * 20, "y": [0, 1] * 30})
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    csv = tiny_study("rows", data={"source": f"csv:{tmp_path / 'rows.csv'}", "target": "y", "max_rows": None})
+    csv["space"] = {"block_type": "basic", "stages": 1, "depth": 1, "width": 8}
+    builtin = tiny_study("table", data={"flatten": True})
+    code = (
+        "import json, sys; from ressearch.config import parse_study; from ressearch.search import prepare\n"
+        "for name, document in json.loads(sys.argv[1]).items():\n"
+        f"    prepare(parse_study(document), storage='sqlite:///{tmp_path / 'prepared.db'}', "
+        f"artifacts='{tmp_path / 'models'}')\n"
+        "print(json.dumps(sorted(name for name in ('tensorflow', 'keras') if name in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps({"rows": csv, "table": builtin})],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    assert set(study_names(open_storage(f"sqlite:///{tmp_path / 'prepared.db'}"))) == {"rows", "table"}
 
 
 def test_prepare_with_bad_data_writes_nothing(storage_url, unique_name, tmp_path):

@@ -44,6 +44,7 @@ _USER_ERROR = 2
 _RECYCLED = 3  # `ressearch worker --max-trials` ran its share: start a fresh process at once
 _STORAGE_UNAVAILABLE = 4  # the storage stayed away for longer than the study waits
 _STOP_GRACE_S = 60.0
+_EXIT_CHECK_S = 0.05  # how often the supervisor checks its workers' processes between looks
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,21 @@ class Supervisor:
             self.on_restart(worker.plan.index, code, delay)
         return None
 
+    def _wait(self) -> None:
+        """Until the next look at the storage, or sooner once a worker's process has ended (a
+        cheap check every 50 ms; the storage is read once a ``poll_s``): a study's end, a
+        recycled worker and a restart are handled at once, not up to ``poll_s`` later (0.5 s at
+        the end of every study on average, README "Where a trial's time goes")."""
+        deadline = time.monotonic() + self.poll_s
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            ended = any(
+                worker.process is not None and worker.process.poll() is not None for worker in self.workers
+            )
+            if left <= 0 or ended:
+                return
+            self._stop.wait(min(left, _EXIT_CHECK_S))
+
     def _stop_all(self) -> None:
         for worker in self.workers:
             if worker.process is not None and worker.process.poll() is None:
@@ -287,7 +303,7 @@ class Supervisor:
                                 return result
                     if all(worker.done for worker in self.workers):
                         break
-                    self._stop.wait(self.poll_s)
+                    self._wait()
                 else:
                     result.interrupted = True
             finally:

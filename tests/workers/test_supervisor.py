@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,31 @@ def test_four_workers_finish_exactly_and_a_killed_one_costs_at_most_an_epoch(
         record = TrialRecord.from_trial(trial)
         assert record.surplus or record.devices in ("0", "1"), record
     assert len({TrialRecord.from_trial(trial).worker for trial in study.trials}) >= 3
+
+
+def test_a_workers_exit_is_handled_at_once_not_at_the_next_look(write_study, unique_name, tmp_path):
+    """The supervisor reads the storage once a ``poll_s`` (here ten minutes) and checks its
+    workers' processes in between: when the one worker ends with the study done, it returns
+    then. (It waited for its next look: up to ``poll_s`` at the end of every study.)"""
+    storage = f"sqlite:///{tmp_path / 'look.db'}"
+    path = write_study(tiny_study(unique_name, study={"n_trials": 1, "pruner": "none"}, train={"epochs": 1}))
+    code = (
+        "import sys; from pathlib import Path;"
+        "from ressearch.config.files import load_study_file; from ressearch.search.runner import prepare;"
+        "from ressearch.workers import Supervisor, plan_workers;"
+        "path, storage, folder = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]);"
+        "definition = load_study_file(path);"
+        "prepared = prepare(definition, storage=storage, artifacts=folder / 'models');"
+        "result = Supervisor(path, name=definition.settings.name, target=1, storage=storage,"
+        " artifacts=prepared.artifacts, plans=plan_workers(1), log_dir=folder / 'logs', poll_s=600).run();"
+        "print('error:', result.error, 'interrupted:', result.interrupted)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path), storage, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,  # a supervisor that waits for its next look would take 600 s
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "error: None interrupted: False" in done.stdout
+    assert len(finished_trials(load_study(unique_name, storage))) == 1

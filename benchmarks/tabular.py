@@ -189,15 +189,23 @@ def tune(
     )
 
 
-def hist_gradient_boosting(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) -> Result:
+def hist_gradient_boosting(
+    dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int, *, draw: int = 0
+) -> Result:
     def make(config: dict[str, Any]) -> Any:
         return _hgb_model(task, seed).set_params(**config)
 
-    return tune("hist-gbdt", make, _hgb_configs(seed, n), dev, test, task, seed)
+    return tune("hist-gbdt", make, _hgb_configs(seed, n, draw=draw), dev, test, task, seed)
 
 
-def _hgb_configs(seed: int, n: int) -> list[dict[str, Any]]:
-    rng = np.random.default_rng(seed)
+def _config_rng(seed: int, draw: int) -> np.random.Generator:
+    """The generator of a search's random configs: draw 0 is the benchmark's own, another draw
+    another set of configs on the same split (``benchmarks/boosting_draws.py``)."""
+    return np.random.default_rng(seed + 1000 * draw)
+
+
+def _hgb_configs(seed: int, n: int, *, draw: int = 0) -> list[dict[str, Any]]:
+    rng = _config_rng(seed, draw)
     return [
         {
             "learning_rate": float(np.exp(rng.uniform(np.log(0.01), np.log(0.3)))),
@@ -241,13 +249,29 @@ def hist_gradient_boosting_cv(dev: pd.DataFrame, test: pd.DataFrame, task: str, 
     return Result("hist-gbdt-cv", score(task, test[TARGET].to_numpy(), predicted), seconds, n)
 
 
-def lightgbm_search(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) -> Result | None:
+def lightgbm_search(
+    dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int, *, draw: int = 0
+) -> Result | None:
     try:
         import lightgbm
     except ImportError:
         return None
-    rng = np.random.default_rng(seed)
-    configs = [
+    configs = _lightgbm_configs(seed, n, draw=draw)
+    model = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
+
+    def make(config: dict[str, Any]) -> Any:
+        return model(n_estimators=2000, random_state=seed, n_jobs=2, verbose=-1, **config)
+
+    def fit(model: Any, x: pd.DataFrame, y: Any, x_val: pd.DataFrame, y_val: Any) -> None:
+        stop = lightgbm.early_stopping(50, verbose=False)
+        model.fit(x, y, eval_X=x_val, eval_y=y_val, callbacks=[stop])
+
+    return tune("lightgbm", make, configs, dev, test, task, seed, fit)
+
+
+def _lightgbm_configs(seed: int, n: int, *, draw: int = 0) -> list[dict[str, Any]]:
+    rng = _config_rng(seed, draw)
+    return [
         {
             "learning_rate": float(np.exp(rng.uniform(np.log(0.01), np.log(0.3)))),
             "num_leaves": int(np.exp(rng.uniform(np.log(8), np.log(128)))),
@@ -259,16 +283,6 @@ def lightgbm_search(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int,
         }
         for _ in range(n)
     ]
-    model = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
-
-    def make(config: dict[str, Any]) -> Any:
-        return model(n_estimators=2000, random_state=seed, n_jobs=2, verbose=-1, **config)
-
-    def fit(model: Any, x: pd.DataFrame, y: Any, x_val: pd.DataFrame, y_val: Any) -> None:
-        stop = lightgbm.early_stopping(50, verbose=False)
-        model.fit(x, y, eval_X=x_val, eval_y=y_val, callbacks=[stop])
-
-    return tune("lightgbm", make, configs, dev, test, task, seed, fit)
 
 
 def linear(dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int) -> Result:

@@ -74,6 +74,7 @@ def spread(rows: list[dict[str, Any]], against: list[dict[str, Any]] | None = No
     """Per table and system: the benchmark's draw (0) and the spread of the draws' means over the
     seeds; then each ressearch system of ``against`` on the same seeds, and the share of the
     draws (of every boosting system) whose mean it is at or above."""
+    against = against or []
     out: list[dict[str, Any]] = []
     for table in dict.fromkeys(row["table"] for row in rows):
         mine = [row for row in rows if row["table"] == table]
@@ -101,15 +102,11 @@ def spread(rows: list[dict[str, Any]], against: list[dict[str, Any]] | None = No
                     "at or above": "-",
                 }
             )
-        for system in dict.fromkeys(row["system"] for row in against or () if row["table"] == table):
+        for system in dict.fromkeys(row["system"] for row in against if row["table"] == table):
             if not str(system).startswith("ressearch"):
                 continue
-            scores = [
-                row["test"] for row in against or () if row["table"] == table and row["system"] == system
-            ]
-            found = {
-                row["seed"] for row in against or () if row["table"] == table and row["system"] == system
-            }
+            scores = [row["test"] for row in against if row["table"] == table and row["system"] == system]
+            found = {row["seed"] for row in against if row["table"] == table and row["system"] == system}
             if found != set(seeds):
                 continue  # another set of splits: no comparison
             value = statistics.mean(scores)
@@ -148,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.draws < 1:
         sys.exit(f"--draws: at least 1, got {args.draws}")
-    against = [row for path in args.against for row in read_rows(path)] if args.against else None
+    against = [row for path in args.against for row in read_rows(path, "--against")] if args.against else None
     rows = run(args.tables, args.seeds, args.draws, args.configs, args.systems)
     write_csv(args.csv, rows)
     table = spread(rows, against)

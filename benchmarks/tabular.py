@@ -500,19 +500,18 @@ def report(rows: list[dict[str, Any]]) -> None:
         print_table(list(verdict[0]), [list(row.values()) for row in verdict])
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows a run wrote (see ``main``), with their numbers as numbers."""
+def read_rows(path: Path, flag: str = "--from-csv") -> list[dict[str, Any]]:
+    """The rows a run wrote (see ``main``), with their numbers as numbers; a file that is not
+    one exits with a line naming ``flag`` (the option that gave the path) and the file."""
     try:
         frame = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        sys.exit(f"--from-csv: cannot read {path}: {error}")
+        sys.exit(f"{flag}: cannot read {path}: {error}")
     missing = [
         column for column in ("table", "task", "seed", "system", "test", "seconds") if column not in frame
     ]
     if missing:
-        sys.exit(
-            f"--from-csv: {path} lacks the column(s) {', '.join(missing)}: not a CSV this benchmark wrote"
-        )
+        sys.exit(f"{flag}: {path} lacks the column(s) {', '.join(missing)}: not a CSV this benchmark wrote")
     return [dict(row) for row in frame.to_dict(orient="records")]
 
 

@@ -67,7 +67,7 @@ def test_the_spread_is_over_the_draws_means_and_ressearch_is_placed_among_them(d
     assert wage["at or above"] == "50% of 2"  # lower RMSE is better: only the 40.0 draw is worse
 
 
-def test_a_real_table_gets_one_score_per_draw(draws, tmp_path, capsys, monkeypatch):
+def test_a_real_table_gets_one_score_per_draw(draws, monkeypatch):
     from sklearn.datasets import load_breast_cancer
 
     data = load_breast_cancer(as_frame=True)
@@ -78,3 +78,10 @@ def test_a_real_table_gets_one_score_per_draw(draws, tmp_path, capsys, monkeypat
     assert [row["draw"] for row in rows] == [0, 1]
     assert all(0.8 < row["test"] <= 1.0 for row in rows)
     assert np.isfinite([row["seconds"] for row in rows]).all()
+
+
+def test_an_against_file_that_is_not_a_runs_csv_is_one_line_naming_the_option(draws, tmp_path):
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(SystemExit) as other:
+        draws.main(["--tables", "hmda", "--draws", "1", "--against", str(tmp_path / "other.csv")])
+    assert str(other.value).startswith(f"--against: {tmp_path / 'other.csv'} lacks the column(s)")

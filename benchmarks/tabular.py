@@ -350,6 +350,7 @@ def ressearch_study(
                 "n_trials": trials,
                 "seed": seed,
                 "pruner_startup_trials": 1,  # as the README's CSV example
+                "pruner_warmup_epochs": 0,
             },
             "data": {
                 "source": f"csv:{work / 'dev.csv'}",

@@ -72,6 +72,8 @@ class StudySettings(FrozenConfig):
     pruner: Literal["none", "median", "successive_halving", "hyperband"] = "median"
     # The median pruner prunes only once this many trials have finished (None: 3).
     pruner_startup_trials: Annotated[int, Field(ge=0)] | None = None
+    # The median pruner never judges a trial's first this many epochs (None: 1).
+    pruner_warmup_epochs: Annotated[int, Field(ge=0)] | None = None
     n_trials: Annotated[int, Field(gt=0)] = 20
     timeout: Annotated[float, Field(gt=0)] | None = None
     seed: int = 0
@@ -91,11 +93,11 @@ class StudySettings(FrozenConfig):
                 f"storage_timeout must be at most half of grace_period ({self.grace_period / 2:g} s), "
                 f"got {self.storage_timeout:g}: other workers would take a trial that waits longer for dead"
             )
-        if self.pruner_startup_trials is not None and self.pruner != "median":
-            raise ValueError(
-                f"pruner_startup_trials applies to pruner: median, not {self.pruner}; "
-                "leave it out or set pruner: median"
-            )
+        for key in ("pruner_startup_trials", "pruner_warmup_epochs"):
+            if getattr(self, key) is not None and self.pruner != "median":
+                raise ValueError(
+                    f"{key} applies to pruner: median, not {self.pruner}; leave it out or set pruner: median"
+                )
         if (self.metric is None) == (self.metrics is None):
             raise ValueError("give exactly one of metric (one objective) or metrics (several)")
         if self.direction is not None and self.directions is not None:

@@ -393,7 +393,10 @@ def _create_or_resume(
         storage=backend,
         sampler=sampler,
         pruner=make_pruner(
-            settings.pruner, enabled=settings.uses_pruning, startup_trials=settings.pruner_startup_trials
+            settings.pruner,
+            enabled=settings.uses_pruning,
+            startup_trials=settings.pruner_startup_trials,
+            warmup_epochs=settings.pruner_warmup_epochs,
         ),
         directions=list(settings.objective_directions),
         load_if_exists=True,

@@ -33,19 +33,24 @@ def make_sampler(
 
 
 MEDIAN_STARTUP_TRIALS = 3  # finished trials the median pruner waits for, unless the study says
+MEDIAN_WARMUP_EPOCHS = 1  # a trial's first epochs the median pruner never judges, unless the study says
 
 
-def make_pruner(name: str, *, enabled: bool, startup_trials: int | None = None) -> optuna.pruners.BasePruner:
+def make_pruner(
+    name: str, *, enabled: bool, startup_trials: int | None = None, warmup_epochs: int | None = None
+) -> optuna.pruners.BasePruner:
     """The Optuna pruner called ``name``; NopPruner where pruning is off (several objectives).
 
     ``startup_trials``: how many trials must have finished before the median pruner prunes
-    (default 3); it compares each epoch with theirs from the second epoch on.
+    (default 3); ``warmup_epochs``: how many of a trial's first epochs it never judges (default
+    1: it compares each epoch with theirs from the second epoch on; 0 from the first).
     """
     if not enabled or name == "none":
         return optuna.pruners.NopPruner()
     if name == "median":
         startup = MEDIAN_STARTUP_TRIALS if startup_trials is None else startup_trials
-        return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=1)
+        warmup = MEDIAN_WARMUP_EPOCHS if warmup_epochs is None else warmup_epochs
+        return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.HyperbandPruner(min_resource=1)

@@ -25,7 +25,7 @@ def test_tabular_expands_to_its_keys():
     assert train.to_dict() == NAMED_TRAIN["tabular"]
     assert train.dimensions["optimizer"] == Fixed("adamw")
     assert train.dimensions["learning_rate"] == Range(1e-4, 3e-3, log=True)
-    assert train.dimensions["early_stopping_patience"] == Fixed(8)
+    assert train.dimensions["early_stopping_patience"] == Fixed(5)
 
 
 def test_extends_overrides_some_keys_and_keeps_the_rest():

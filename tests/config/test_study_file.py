@@ -79,6 +79,11 @@ def test_a_hypermodel_space_finds_its_module_beside_the_study_file_and_round_tri
             {"study": {"pruner": "hyperband", "pruner_startup_trials": 1}},
             "pruner_startup_trials applies to pruner: median, not hyperband",
         ),
+        ({"study": {"pruner_warmup_epochs": -1}}, "study.pruner_warmup_epochs: Input should be greater"),
+        (
+            {"study": {"pruner": "none", "pruner_warmup_epochs": 0}},
+            "pruner_warmup_epochs applies to pruner: median, not none",
+        ),
     ],
 )
 def test_study_file_errors_name_file_and_key(write_study, change, message):

@@ -69,13 +69,39 @@ def test_the_median_pruner_starts_after_the_studys_startup_trials(startup_trials
     assert bool(second.should_prune()) is pruned
 
 
+def test_the_median_pruner_judges_the_first_epoch_with_no_warmup():
+    """``pruner_warmup_epochs: 0`` lets a trial be pruned at its first epoch; the default
+    (1) never judges that epoch, however far behind it is."""
+
+    def pruned_at_first_epoch(warmup_epochs):
+        study = optuna.create_study(
+            direction="maximize",
+            pruner=make_pruner("median", enabled=True, startup_trials=1, warmup_epochs=warmup_epochs),
+        )
+        first = study.ask()
+        first.report(0.6, 0)
+        study.tell(first, 0.6)
+        second = study.ask()
+        second.report(0.4, 0)
+        return bool(second.should_prune())
+
+    assert pruned_at_first_epoch(0)
+    assert not pruned_at_first_epoch(None)
+    assert not pruned_at_first_epoch(1)
+
+
 def test_a_study_file_sets_the_median_pruners_startup_trials(tmp_path, unique_name):
-    """``study.pruner_startup_trials`` reaches the pruner of the study a run creates, and of
-    the same study when a run resumes it."""
-    raw = tiny_study(unique_name, study={"pruner_startup_trials": 1}, data={"flatten": True, "max_rows": 200})
+    """``study.pruner_startup_trials`` and ``study.pruner_warmup_epochs`` reach the pruner of
+    the study a run creates, and of the same study when a run resumes it."""
+    raw = tiny_study(
+        unique_name,
+        study={"pruner_startup_trials": 1, "pruner_warmup_epochs": 0},
+        data={"flatten": True, "max_rows": 200},
+    )
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     definition = parse_study(raw, path=tmp_path / "study.yaml")
     for _ in ("created", "resumed"):
         prepared = prepare(definition, storage=storage, artifacts=tmp_path)
         assert isinstance(prepared.study.pruner, optuna.pruners.MedianPruner)
         assert prepared.study.pruner._n_startup_trials == 1
+        assert prepared.study.pruner._n_warmup_steps == 0

@@ -41,4 +41,4 @@ def test_a_study_with_the_tabular_space_runs_from_the_command_line(tmp_path, uni
     assert architecture.block_type == "preact" and len(architecture.depths) == 1
     train = TrainConfig.from_dict(config.train)
     assert (train.optimizer, train.epochs, train.batch_size) == ("adamw", 3, 256)
-    assert train.early_stopping_patience == 8 and train.clipnorm == 1.0
+    assert train.early_stopping_patience == 5 and train.clipnorm == 1.0

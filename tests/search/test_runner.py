@@ -87,6 +87,31 @@ def test_preparing_a_study_of_rows_leaves_tensorflow_unimported(tmp_path):
     assert set(study_names(open_storage(f"sqlite:///{tmp_path / 'prepared.db'}"))) == {"rows", "table"}
 
 
+@pytest.mark.slow
+def test_optimize_freezes_keras_with_what_lives_as_long_as_the_process(tmp_path):
+    """Each trial starts with a full garbage collection (Keras' clear_session); what optimize
+    freezes first is skipped by it. Keras and TensorFlow must be among it even for a caller that
+    has not imported them (the CLI has): their objects are most of the process's heap. A fresh
+    interpreter, as a notebook's first run_study is."""
+    document = tiny_study("frozen", **{key: dict(value) for key, value in FAST.items()})
+    document["study"]["n_trials"] = 1
+    code = (
+        "import gc, json, sys\n"
+        "from ressearch.config import parse_study; from ressearch.search import run_study\n"
+        "seen = []; freeze = gc.freeze\n"
+        "def spy():\n"
+        "    seen.append('keras' in sys.modules); freeze()\n"
+        "gc.freeze = spy\n"
+        f"run_study(parse_study(json.loads(sys.argv[1])), storage='sqlite:///{tmp_path / 'f.db'}', "
+        f"artifacts='{tmp_path / 'models'}')\n"
+        "print(json.dumps(seen))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(document)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [True]
+
+
 def test_prepare_with_bad_data_writes_nothing(storage_url, unique_name, tmp_path):
     raw = tiny_study(unique_name, data={"source": "csv:missing.csv", "target": "label", "max_rows": None})
     study_file = parse_study(raw, path=tmp_path / "study.yaml")

@@ -29,6 +29,7 @@ from ressearch.training.checkpoint import EpochCheckpointer, read_checkpoint
 from ressearch.training.compile import compile_model, targets
 from ressearch.training.measure import evaluate, measure_latency
 from ressearch.training.speed import Runtime
+from ressearch.training.steps import counted_steps, keras_steps
 
 __all__ = ["Builder", "Fitter", "TrialResult", "build_optimizer", "final_metrics", "train_trial"]
 
@@ -144,6 +145,15 @@ def train_trial(
             monitor="val_loss", patience=train.early_stopping_patience, restore_best_weights=True
         )
         all_callbacks.append(stopper)
+    counter = None
+    if fit is None:  # Keras' fit, whose epochs have a known number of batches
+        counter = counted_steps(
+            model,
+            train_steps=math.ceil(len(dataset.x_train) / train.batch_size),
+            validation_steps=math.ceil(len(dataset.y_val) / train.batch_size) if validating else None,
+        )
+        if counter is not None:
+            all_callbacks.insert(0, counter)
     lap("compile")
     start = time.perf_counter()
     # A builder's own fit gets the arrays, as Keras takes them, unless the study asked for a
@@ -179,6 +189,9 @@ def train_trial(
         if "ResourceExhausted" in type(error).__name__ or "out of memory" in str(error).lower():
             raise TrialFailed(f"out of memory while training ({type(error).__name__})") from None
         raise
+    finally:
+        if counter is not None:
+            keras_steps(model)  # an evaluation on other rows after fit counts its own batches
     train_seconds = time.perf_counter() - start
     lap("fit")
     # The epoch whose weights the model ends with: the best one if early stopping restored it.

@@ -10,8 +10,8 @@ the batch size), so the functions given here run exactly the next ``k`` steps of
 ``k = min(steps_per_execution, steps left)``, a ``tf.while_loop`` over a counter with no
 ``tf.cond`` and no optional. The step itself is Keras' own ``train_step``/``test_step``,
 compiled as Keras compiles it, so the numbers are the same to the bit (a test checks); only the
-trace is smaller. On a 2-core CPU a ``tabular`` trial on hmda rows (1,523 training rows) spent
-0.15 s less on a one-epoch trial and 0.23 s less on an 11-epoch one (paired runs of 12 stored
+trace is smaller. On a 2-core CPU that took about 0.2 s off each ``tabular`` trial's start on
+``hmda`` and ``arrests`` rows and nothing measurable off its later epochs (paired runs of stored
 trial configs, README "Where a trial's time goes").
 
 :func:`counted_steps` installs them on a compiled model for one ``fit`` and returns the callback

@@ -20,9 +20,7 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     return x, (x[:, :1] + x[:, 1:2] > 0).astype("float32")
 
 
-def _fitted(
-    counted: bool, *, steps_per_execution: int = 4
-) -> tuple[keras.Model, dict[str, list[float]], int]:
+def _fitted(counted: bool) -> tuple[keras.Model, dict[str, list[float]], int]:
     """A small classifier fitted 3 epochs on 300 rows in batches of 32 (10 a epoch, so calls of
     4, 4 and 2 steps), validated on 70 rows (3 batches); its history and the counter's count."""
     keras.utils.set_random_seed(1)
@@ -36,7 +34,7 @@ def _fitted(
             keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
             keras.metrics.AUC(from_logits=True, name="auc"),
         ],
-        steps_per_execution=steps_per_execution,
+        steps_per_execution=4,
     )
     x, y = _data()
     counter = counted_steps(model, train_steps=10, validation_steps=3) if counted else None
@@ -107,7 +105,9 @@ def test_one_step_an_execution_keeps_keras_own():
     assert model.train_function is None
 
 
-def test_a_trial_trains_with_them_and_ends_with_keras_own(tmp_path):
+def test_a_trial_trains_through_them_traced_once():
+    """train_trial installs them for Keras' fit: every epoch runs the counted function, whose loop
+    was traced once (not Keras' own, which it falls back to for an iterator not tf.data's)."""
     dataset = load_dataset(DataConfig(source="builtin:breast_cancer"), seed=0)
     config = ArchitectureConfig(
         input_shape=dataset.input_shape, outputs=dataset.outputs, depths=(1,), widths=(8,)
@@ -127,5 +127,7 @@ def test_a_trial_trains_with_them_and_ends_with_keras_own(tmp_path):
         callbacks=[Spy()],
         runtime=fitting.Runtime(steps_per_execution=4, pipeline="tf.data"),
     )
-    assert all(type(function).__name__ == "_ExactSteps" for function in seen) and len(seen) == 2
+    assert len(seen) == 2 and seen[0] is seen[1] and type(seen[0]).__name__ == "_ExactSteps"
+    assert seen[0]._run.experimental_get_tracing_count() == 1  # type: ignore[attr-defined]
+    assert seen[0]._keras is None  # type: ignore[attr-defined]
     assert 0.5 < result.metrics["val_accuracy"] <= 1.0

@@ -7,6 +7,7 @@ from typing import Any
 import optuna
 
 from ressearch.errors import ConfigError
+from ressearch.search.pruners import MedianPruner
 
 __all__ = ["make_pruner", "make_sampler"]
 
@@ -50,7 +51,7 @@ def make_pruner(
     if name == "median":
         startup = MEDIAN_STARTUP_TRIALS if startup_trials is None else startup_trials
         warmup = MEDIAN_WARMUP_EPOCHS if warmup_epochs is None else warmup_epochs
-        return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
+        return MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.HyperbandPruner(min_resource=1)

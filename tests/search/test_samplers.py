@@ -8,6 +8,7 @@ import pytest
 from ressearch.config import ArchitectureSpace, TrainSpace, parse_study
 from ressearch.config.study import StudySettings
 from ressearch.search import make_pruner, make_sampler, prepare, sample, sample_train
+from ressearch.search.pruners import MedianPruner
 from tests.helpers import tiny_study
 
 SAMPLERS = StudySettings.model_fields["sampler"].annotation.__args__  # type: ignore[union-attr]
@@ -102,6 +103,40 @@ def test_a_study_file_sets_the_median_pruners_startup_trials(tmp_path, unique_na
     definition = parse_study(raw, path=tmp_path / "study.yaml")
     for _ in ("created", "resumed"):
         prepared = prepare(definition, storage=storage, artifacts=tmp_path)
-        assert isinstance(prepared.study.pruner, optuna.pruners.MedianPruner)
+        assert isinstance(prepared.study.pruner, MedianPruner)
         assert prepared.study.pruner._n_startup_trials == 1
         assert prepared.study.pruner._n_warmup_steps == 0
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_the_median_pruner_holds_a_finished_trial_at_its_final_value_past_its_last_epoch(direction):
+    """Past the last epoch of every finished trial, Optuna's median pruner judges nobody; here
+    a finished trial counts there at the value it finished with, so a trial still short of it
+    is pruned, and one that reached it is not."""
+    sign = 1.0 if direction == "maximize" else -1.0
+
+    def second_trial(curve):
+        study = optuna.create_study(
+            direction=direction, pruner=make_pruner("median", enabled=True, startup_trials=1)
+        )
+        optuna_rule = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=1)
+        first = study.ask()
+        for step, value in enumerate([0.6, 0.7, 0.8]):
+            first.report(sign * value, step)
+        study.tell(first, sign * 0.8)
+        second = study.ask()
+        decisions = []
+        for step, value in enumerate(curve):
+            second.report(sign * value, step)
+            frozen = study.get_trials(deepcopy=False)[-1]
+            decisions.append((bool(second.should_prune()), optuna_rule.prune(study, frozen)))
+        return decisions
+
+    # Above the first trial at every shared epoch, then short of its 0.8 for three more epochs.
+    assert second_trial([0.65, 0.75, 0.8, 0.79, 0.79]) == [(False, False)] * 5
+    assert (
+        second_trial([0.65, 0.75, 0.78, 0.79, 0.79])
+        == [(False, False), (False, False), (True, True)] + [(True, False)] * 2
+    )
+    # Its best so far is what counts, as in Optuna's rule: one epoch at 0.81 keeps it running.
+    assert [ours for ours, _ in second_trial([0.65, 0.75, 0.81, 0.7, 0.7])] == [False] * 5

@@ -25,7 +25,9 @@ from tests.search.helpers import RESSEARCH, checkpointed_epochs, running_trials,
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 12  # a dozen tiny epochs: the signal lands after two, with ten still to go
+# Tiny epochs (0.05-0.1 s each) and a poll every 0.5 s: the signal goes once the checkpoint holds
+# two, and must land with epochs still to go. With 12, a run once held all 12 when it landed.
+EPOCHS = 48
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ and text columns, some with missing values: binary (AUC), multiclass (accuracy) 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import multiprocessing
 import os
@@ -41,7 +42,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -322,6 +323,7 @@ def ressearch_study(
     name: str,
     ensemble: int = 0,
     workers: int = 1,
+    keep: Path | None = None,
 ) -> list[Result]:
     """The study's best trial scored on test (``ressearch``); its config retrained on all of dev
     for the epochs it needed (``ressearch-refit``: ``export --refit``, as ``hist-gbdt-cv``
@@ -330,7 +332,10 @@ def ressearch_study(
     fewer where fewer completed, none below 2). The seconds of the last two are the study's and
     their export's. With ``workers`` above 1 the study runs as ``ressearch run --workers N``
     does (the study created here, N worker processes on it); its time then includes the
-    workers' start, TensorFlow's import in each of them included."""
+    workers' start, TensorFlow's import in each of them included. With ``keep`` the study's
+    folder (the dev CSV, the study file, the SQLite database with every trial's curve, the
+    workers' logs, the exports) stays in ``keep/NAME`` instead of a temporary folder, to see
+    afterwards which trials made a study long (``ressearch inspect``, optuna-dashboard)."""
     from ressearch.config import parse_study
     from ressearch.results import export_study
     from ressearch.results.predictions import Predictor
@@ -340,8 +345,7 @@ def ressearch_study(
     configure_runtime()  # in the study's own process too (see run_system)
     quiet_optuna()  # a line per trial from Optuna's log is noise in the progress lines
 
-    with tempfile.TemporaryDirectory(prefix="ressearch-tabular-") as folder:
-        work = Path(folder)
+    with _study_folder(keep, name) as work:
         dev.to_csv(work / "dev.csv", index=False)
         document = {
             "study": {
@@ -396,6 +400,30 @@ def ressearch_study(
         return results
 
 
+@contextlib.contextmanager
+def _study_folder(keep: Path | None, name: str) -> Iterator[Path]:
+    """A temporary folder for a study, or ``keep/NAME`` (new, kept afterwards) with ``--keep``."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="ressearch-tabular-") as folder:
+            yield Path(folder)
+        return
+    folder = keep / name  # checked to be new by main, before any system runs
+    folder.mkdir(parents=True)
+    yield folder
+
+
+def _check_keep(keep: Path, tables: list[str], seeds: list[int]) -> None:
+    """Exit with one line unless ``keep`` can take a new folder for every study of the run."""
+    taken = [keep / f"tabular-{table}-{seed}" for table in tables for seed in seeds]
+    taken = [folder for folder in taken if folder.exists()]
+    if taken:
+        sys.exit(f"--keep: {taken[0]} exists already; give another folder or remove it")
+    try:
+        keep.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        sys.exit(f"--keep: cannot create {keep}: {error.strerror}")
+
+
 def _with_workers(
     document: dict[str, Any], definition: Any, work: Path, workers: int, storage: str, artifacts: Path
 ) -> Any:
@@ -446,6 +474,11 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="worker processes per study, as `ressearch run --workers N` (each with its share of the cores)",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep each study's folder (database, worker logs, exports) in KEEP/tabular-TABLE-SEED",
+    )
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/tabular.csv"))
     parser.add_argument(
         "--from-csv", type=Path, help="print the tables of a finished run's CSV, without running anything"
@@ -460,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
     # The boosting libraries first: after TensorFlow has started its thread pools in this
     # process, OpenMP's threads compete with them and the boosting searches ran up to 10x slower.
     systems = [system for system in SYSTEMS if system in args.systems]
+    if args.keep is not None and "ressearch" in systems:
+        _check_keep(args.keep, args.tables, args.seeds)
     tables = {name: load_table(name) for name in args.tables}
     rows: list[dict[str, Any]] = []
     for system in systems:
@@ -528,7 +563,8 @@ def run_system(
         context = multiprocessing.get_context("spawn")
         with context.Pool(1) as pool:
             return pool.apply(
-                ressearch_study, (dev, test, task, seed, args.trials, name, args.ensemble, args.workers)
+                ressearch_study,
+                (dev, test, task, seed, args.trials, name, args.ensemble, args.workers, args.keep),
             )
     if system == "hist-gbdt":
         return [hist_gradient_boosting(dev, test, task, seed, args.configs)]

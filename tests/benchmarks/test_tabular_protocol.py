@@ -1,5 +1,5 @@
 """The protocol helpers of ``benchmarks/tabular.py``: the dev/test split and the test scores.
-The benchmark itself is not run here (minutes per table)."""
+The benchmark itself is not run here (minutes per table), only a 2-trial study of it."""
 
 from __future__ import annotations
 
@@ -143,3 +143,35 @@ def test_both_boosting_searches_score_a_real_table(tabular):
     assert (holdout.system, cross_validated.system) == ("hist-gbdt", "hist-gbdt-cv")
     assert cross_validated.configs == holdout.configs == 2
     assert 0.9 < cross_validated.test <= 1.0 and 0.9 < holdout.test <= 1.0
+
+
+def _breast_cancer(tabular):
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    rows = data.data.iloc[:, :6].assign(size=np.where(data.data["mean area"] > 600, "big", "small"))
+    rows["target"] = data.target
+    return tabular.split_dev_test(rows, "binary", seed=0)
+
+
+@pytest.mark.slow
+def test_keep_leaves_the_studys_folder_to_look_into_and_refuses_a_taken_one(tabular, tmp_path):
+    """``--keep``: the study's database (every trial, with its curve) stays in
+    ``KEEP/tabular-TABLE-SEED``; a run whose folder is taken stops with one line before any
+    system runs."""
+    import optuna
+
+    dev, test = _breast_cancer(tabular)
+    results = tabular.ressearch_study(dev, test, "binary", 0, 2, "tabular-cancer-0", keep=tmp_path)
+    assert [result.system for result in results] == ["ressearch", "ressearch-refit"]
+    assert all(0.8 < result.test <= 1.0 for result in results)
+    folder = tmp_path / "tabular-cancer-0"
+    study = optuna.load_study(study_name="tabular-cancer-0", storage=f"sqlite:///{folder / 'study.db'}")
+    assert len(study.trials) == 2 and all(trial.intermediate_values for trial in study.trials)
+    assert (folder / "dev.csv").is_file() and (folder / "export" / "config.json").is_file()
+    (tmp_path / "tabular-hmda-1").mkdir()
+    with pytest.raises(SystemExit) as taken:
+        tabular.main(["--tables", "hmda", "--seeds", "1", "--systems", "ressearch", "--keep", str(tmp_path)])
+    assert str(taken.value) == (
+        f"--keep: {tmp_path / 'tabular-hmda-1'} exists already; give another folder or remove it"
+    )

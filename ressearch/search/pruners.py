@@ -7,8 +7,9 @@ the finished ones stopped is judged against nobody and runs to its last epoch: a
 that stays just above the bar for a dozen epochs then runs all 60 unjudged, the long tail of
 a study's time. Here a finished trial counts past its last epoch with the value it finished
 at (its objective value): a trial that has had more epochs than the others needed must still
-reach the median of what they finished with. Up to the finished trials' last epochs the rule
-is Optuna's, unchanged.
+reach the median of what they finished with. At an epoch every finished trial reached, the
+rule is Optuna's, unchanged; at one some of them did not reach, those count at their final value
+where Optuna's leaves them out.
 """
 
 from __future__ import annotations

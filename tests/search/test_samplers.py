@@ -140,3 +140,24 @@ def test_the_median_pruner_holds_a_finished_trial_at_its_final_value_past_its_la
     )
     # Its best so far is what counts, as in Optuna's rule: one epoch at 0.81 keeps it running.
     assert [ours for ours, _ in second_trial([0.65, 0.75, 0.81, 0.7, 0.7])] == [False] * 5
+
+
+def test_the_median_pruner_counts_a_trial_that_finished_earlier_at_its_final_value():
+    """At an epoch one finished trial reached and another did not, the other counts at its final
+    value: here the median of 0.9 (held) and 0.7 is 0.8, so 0.75 is pruned (Optuna's median,
+    over 0.7 alone, keeps it)."""
+    study = optuna.create_study(
+        direction="maximize", pruner=make_pruner("median", enabled=True, startup_trials=1)
+    )
+    for curve in ([0.5, 0.9], [0.4, 0.5, 0.6, 0.7]):
+        trial = study.ask()
+        for step, value in enumerate(curve):
+            trial.report(value, step)
+        study.tell(trial, max(curve))
+    third = study.ask()
+    for step, value in enumerate([0.5, 0.6, 0.7, 0.75]):
+        third.report(value, step)
+    assert third.should_prune()
+    assert not optuna.pruners.MedianPruner(n_startup_trials=1).prune(
+        study, study.get_trials(deepcopy=False)[-1]
+    )

@@ -11,14 +11,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import signal
 import sys
-import threading
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 __all__ = [
@@ -26,9 +22,7 @@ __all__ = [
     "import_tensorflow_quietly",
     "lazy_exports",
     "quiet_optuna",
-    "raise_interrupt",
     "resident_mb",
-    "stop_signals",
 ]
 
 # Optuna marks heartbeats, grouped TPE and metric names experimental: nothing a user can act on.
@@ -100,34 +94,6 @@ def resident_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def raise_interrupt(signum: int) -> None:
-    """A :func:`stop_signals` handler: SIGTERM stops the work as Ctrl-C does."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextmanager
-def stop_signals(handler: Callable[[int], None]) -> Iterator[None]:
-    """Call ``handler(signum)`` on SIGINT (Ctrl-C) and SIGTERM (a supervisor, ``kill``) inside.
-
-    SIGINT is installed explicitly: a process started in the background, or under ``timeout``,
-    inherits it ignored, and Python then never raises KeyboardInterrupt. Outside the main thread
-    (where signals cannot be handled) nothing is installed.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        handler(signum)
-
-    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 def lazy_exports(

@@ -35,7 +35,7 @@ def storage_proxy(
     import optuna
 
     from ressearch.redact import redact
-    from ressearch.runtime import raise_interrupt, stop_signals
+    from ressearch.signals import raise_interrupt, stop_signals
     from ressearch.storage.urls import is_grpc, open_rdb_storage, resolve_storage_url
 
     url = resolve_storage_url(storage)

@@ -40,7 +40,6 @@ from ressearch.config.blocks import BLOCKS
 from ressearch.config.training import TrainConfig
 from ressearch.errors import ConfigError, DataError, TrialFailed
 from ressearch.results.query import best_trials
-from ressearch.runtime import raise_interrupt, stop_signals
 from ressearch.search.record import (
     ABLATION_ATTR,
     StudyMeta,
@@ -48,6 +47,7 @@ from ressearch.search.record import (
     ablation_pointer,
     write_ablation_pointer,
 )
+from ressearch.signals import raise_interrupt, stop_signals
 from ressearch.storage.artifacts import (
     download_artifact,
     open_artifact_store,

@@ -26,7 +26,7 @@ from ressearch.config.study import StudyDefinition
 from ressearch.data.dataset import Dataset, load_dataset
 from ressearch.errors import ConfigError, StorageUnavailable, TrialFailed
 from ressearch.redact import redact
-from ressearch.runtime import raise_interrupt, resident_mb, stop_signals
+from ressearch.runtime import resident_mb
 from ressearch.search.counting import TrialCounts, count_trials
 from ressearch.search.objective import EpochEvent, Objective, checkpoint_folder
 from ressearch.search.record import StudyMeta, TrialRecord
@@ -44,6 +44,7 @@ from ressearch.search.retry import (
 )
 from ressearch.search.samplers import make_pruner, make_sampler
 from ressearch.search.warmstart import Seed, enqueue_warm_starts, new_warm_starts, resolve_warm_starts
+from ressearch.signals import raise_interrupt, stop_signals
 from ressearch.storage.artifacts import artifact_dir_for
 from ressearch.storage.outages import is_outage, stop_waiting
 from ressearch.storage.studies import study_names

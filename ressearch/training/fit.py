@@ -24,7 +24,8 @@ from ressearch.config.architecture import ArchitectureConfig
 from ressearch.config.training import TrainConfig
 from ressearch.data.dataset import Dataset
 from ressearch.errors import TrialFailed
-from ressearch.training.callbacks import CurveRecorder
+from ressearch.signals import held_interrupts
+from ressearch.training.callbacks import CurveRecorder, StopBetweenBatches
 from ressearch.training.checkpoint import EpochCheckpointer, read_checkpoint
 from ressearch.training.compile import compile_model, targets
 from ressearch.training.measure import evaluate, measure_latency
@@ -154,6 +155,7 @@ def train_trial(
         )
         if counter is not None:
             all_callbacks.insert(0, counter)
+    all_callbacks.append(StopBetweenBatches())  # last: after the epoch's checkpoint and pruning
     lap("compile")
     start = time.perf_counter()
     # A builder's own fit gets the arrays, as Keras takes them, unless the study asked for a
@@ -172,19 +174,22 @@ def train_trial(
             else runtime.validation_inputs(dataset.x_val, y_val, batch_size=train.batch_size)
         )
     try:
-        (fit or _fit)(
-            model,
-            x,
-            y,
-            validation_data=validation,
-            validation_batch_size=train.batch_size if validating and isinstance(validation, tuple) else None,
-            epochs=train.epochs,
-            initial_epoch=initial_epoch,
-            class_weight=dataset.class_weight,
-            callbacks=all_callbacks,
-            verbose=verbose,
-            **feeding,
-        )
+        with held_interrupts():  # a stop signal ends the fit between two batches, not inside one
+            (fit or _fit)(
+                model,
+                x,
+                y,
+                validation_data=validation,
+                validation_batch_size=train.batch_size
+                if validating and isinstance(validation, tuple)
+                else None,
+                epochs=train.epochs,
+                initial_epoch=initial_epoch,
+                class_weight=dataset.class_weight,
+                callbacks=all_callbacks,
+                verbose=verbose,
+                **feeding,
+            )
     except Exception as error:
         if "ResourceExhausted" in type(error).__name__ or "out of memory" in str(error).lower():
             raise TrialFailed(f"out of memory while training ({type(error).__name__})") from None
@@ -209,7 +214,8 @@ def train_trial(
         metrics["latency"] = measure_latency(model, dataset.x_val)
     lap("measure")
     if save_to is not None:
-        model.save(save_to)
+        with held_interrupts():  # never a half-written model file
+            model.save(save_to)
     lap("save")
     return TrialResult(
         metrics=metrics,

@@ -28,12 +28,12 @@ from typing import IO
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from ressearch.runtime import stop_signals
 from ressearch.search.objective import EpochEvent
 from ressearch.search.record import TrialRecord
 from ressearch.search.retry import counted
 from ressearch.search.runner import TrialEvent, best_so_far
 from ressearch.search.watch import StudyWatcher
+from ressearch.signals import stop_signals
 from ressearch.storage.outages import is_outage
 from ressearch.storage.urls import STORAGE_ENV, describe_storage, open_storage
 from ressearch.workers.devices import WorkerPlan, worker_env

@@ -140,3 +140,35 @@ def test_the_train_step_is_traced_once(digits):
     result = train_trial(builder, train, digits, seed=0)
     assert result.epochs == 2
     assert len(traces) == 1
+
+
+def test_a_stop_signal_ends_the_fit_between_two_batches_after_the_checkpoint(digits, tmp_path):
+    """SIGTERM lands in the middle of a batch of epoch 2 (sent from inside that batch's step): the
+    step and its callbacks finish, the next batch never starts, and the checkpoint holds epoch 1."""
+    import os
+    import signal
+
+    import keras
+
+    from ressearch.signals import raise_interrupt, stop_signals
+    from ressearch.training.checkpoint import read_checkpoint
+
+    trained: list[tuple[int, int]] = []  # (epoch, batch) of each train step that ran
+
+    class SignalInBatch(keras.callbacks.Callback):
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            trained.append((self.epoch, batch))
+            if (self.epoch, batch) == (1, 2):
+                os.kill(os.getpid(), signal.SIGTERM)
+                trained.append((-1, -1))  # the handler held it: this line runs
+
+    train = TrainConfig(epochs=3, batch_size=32)
+    with stop_signals(raise_interrupt), pytest.raises(KeyboardInterrupt):
+        train_trial(tiny(digits), train, digits, seed=0, checkpoint=tmp_path, callbacks=[SignalInBatch()])
+    assert trained[-2:] == [(1, 2), (-1, -1)]  # the step of batch 3 of epoch 2 never ran
+    assert read_checkpoint(tmp_path).epochs == 1

@@ -170,8 +170,10 @@ class Space:
     named: ClassVar[dict[str, dict[str, Any]]] = {}  # sections a study file can give by name
     _keys: ClassVar[dict[str, Key]] = {}
 
-    def __init__(self, dimensions: Mapping[str, Dimension]) -> None:
+    def __init__(self, dimensions: Mapping[str, Dimension], inherited: frozenset[str] = frozenset()) -> None:
         self.dimensions: dict[str, Dimension] = dict(dimensions)
+        # The keys a named section gave (`space: tabular`), not the study file itself.
+        self.inherited = frozenset(inherited) & set(self.dimensions)
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -212,8 +214,25 @@ class Space:
         for key in sorted(inherited):
             if key in space and space._never_used(key) is not None:
                 del space.dimensions[key]
+        space.inherited = frozenset(inherited) & set(space.dimensions)
         space._check()
         return space
+
+    def without(self, key: str) -> Self:
+        """A copy without ``key`` (a named key that means nothing for the study's task)."""
+        dimensions = {name: value for name, value in self.dimensions.items() if name != key}
+        return type(self)(dimensions, self.inherited)
+
+    def keeping_named_keys_of(self, stored: Space) -> Self:
+        """A copy whose keys from a named section take their values in ``stored``, the section
+        as a study was created with it (absent there: absent here): a later change to a name's
+        keys never changes a study that exists already. Keys the study file wrote stay."""
+        dimensions = {
+            key: value for key, value in self.dimensions.items() if key not in self.inherited or key in stored
+        }
+        for key in self.inherited & set(stored.dimensions):
+            dimensions[key] = stored.dimensions[key]
+        return type(self)(dimensions, self.inherited)
 
     def to_dict(self) -> dict[str, Any]:
         """The section as a study file writes it."""

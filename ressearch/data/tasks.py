@@ -32,10 +32,10 @@ def task_kind(dataset: Dataset) -> str:
 
 def check_task(metrics: Sequence[str], dataset: Dataset, *, label_smoothing: bool = False) -> None:
     """Fail before any trial (and before a study is created) if the study does not fit the task:
-    a metric the task cannot measure, or label smoothing on sparse multiclass labels."""
+    a metric the task cannot measure, or label smoothing without classes to smooth."""
     kind = task_kind(dataset)
-    if label_smoothing and kind != "binary":
-        raise ConfigError(f"train.label_smoothing: supported for binary tasks only, and this task is {kind}")
+    if label_smoothing and kind == "regression":
+        raise ConfigError("train.label_smoothing: smooths class labels, and this task is regression")
     allowed = (*TASK_METRICS[kind], *_ALWAYS)
     for metric in metrics:
         if metric not in allowed:

@@ -14,7 +14,7 @@ import gc
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +303,9 @@ def prepare(
     dataset = load_dataset(definition.data, seed=settings.seed)
     from ressearch.data.tasks import check_task  # Keras-free: see ressearch.data.tasks
 
+    if dataset.task == "regression" and "label_smoothing" in definition.train.inherited:
+        # `train: tabular` smooths class labels; a regression study has none to smooth.
+        definition = replace(definition, train=definition.train.without("label_smoothing"))
     check_task(settings.objective_metrics, dataset, label_smoothing="label_smoothing" in definition.train)
     if definition.hypermodel is not None:  # its module, attribute and arguments, before any database
         from ressearch.search.hypermodel import check_hypermodel
@@ -334,6 +337,8 @@ def prepare(
         study, created, previous_meta, seeds = _create_or_resume(
             definition, backend, worker_index, seeds, artifacts
         )
+        if previous_meta is not None:
+            definition = _keeping_named_keys(definition, previous_meta.study_definition())
         if artifacts:
             folder = Path(artifacts).resolve()
         elif previous_meta is not None:
@@ -360,6 +365,16 @@ def prepare(
         retry=retry,
         warm_started=seeds,
     )
+
+
+def _keeping_named_keys(definition: StudyDefinition, stored: StudyDefinition) -> StudyDefinition:
+    """``definition`` (a study file) resuming ``stored`` (the study as created): the keys its
+    sections took from a name (`space: tabular`) keep the stored values, so a change to a named
+    section since then never changes how the study's next trials are sampled and trained."""
+    space = definition.space
+    if isinstance(space, ArchitectureSpace) and isinstance(stored.space, ArchitectureSpace):
+        space = space.keeping_named_keys_of(stored.space)
+    return replace(definition, space=space, train=definition.train.keeping_named_keys_of(stored.train))
 
 
 def _create_or_resume(

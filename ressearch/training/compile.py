@@ -70,9 +70,10 @@ def compile_model(
     elif kind == "binary":
         loss = keras.losses.BinaryCrossentropy(label_smoothing=train.label_smoothing)
         metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+    elif train.label_smoothing:  # smoothing needs one-hot targets (targets() gives them this loss)
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=train.label_smoothing)
+        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
     else:
-        if train.label_smoothing:
-            raise ConfigError("train.label_smoothing: supported for binary tasks only (sparse labels)")
         loss = keras.losses.SparseCategoricalCrossentropy()
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     model.compile(

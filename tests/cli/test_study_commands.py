@@ -286,7 +286,14 @@ BAD_STUDIES = [
         {"train": {"optimizer": "lbfgs"}},
         "train.optimizer: Input should be 'adam', 'adamw', 'sgd' or 'rmsprop'",
     ),
-    ({"train": {"label_smoothing": 0.1}}, "train.label_smoothing: supported for binary tasks only"),
+    (
+        {
+            "data": {"source": "builtin:diabetes"},
+            "study": {"metric": "val_rmse", "direction": "minimize"},
+            "train": {"label_smoothing": 0.1},
+        },
+        "train.label_smoothing: smooths class labels, and this task is regression",
+    ),
 ]
 
 

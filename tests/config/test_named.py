@@ -28,6 +28,19 @@ def test_tabular_expands_to_its_keys():
     assert train.dimensions["early_stopping_patience"] == Fixed(5)
 
 
+def test_a_section_knows_which_keys_its_name_gave():
+    assert TrainSpace.from_dict("tabular").inherited == set(NAMED_TRAIN["tabular"])
+    train = TrainSpace.from_dict({"extends": "tabular", "epochs": 3, "label_smoothing": 0.0})
+    assert train.inherited == set(NAMED_TRAIN["tabular"]) - {"epochs", "label_smoothing"}
+    assert TrainSpace.from_dict({"epochs": 3}).inherited == set()
+    assert "label_smoothing" not in train.without("label_smoothing")
+    stored = TrainSpace.from_dict({"epochs": 9, "batch_size": 32})  # as a study was created
+    kept = train.keeping_named_keys_of(stored)
+    assert kept.dimensions["batch_size"] == Fixed(32)  # named: the stored value
+    assert kept.dimensions["epochs"] == Fixed(3)  # written by the file: its own
+    assert "optimizer" not in kept  # named, and absent from the stored section
+
+
 def test_extends_overrides_some_keys_and_keeps_the_rest():
     space = ArchitectureSpace.from_dict({"extends": "tabular", "width": [8, 16], "ensemble_k": 2})
     assert space.dimensions["width"] == Choice((8, 16))

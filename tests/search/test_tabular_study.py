@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ressearch import ArchitectureConfig, TrainConfig
+from ressearch import ArchitectureConfig, ConfigError, TrainConfig
 from ressearch.config.named import NAMED_SPACES
 from ressearch.storage import load_study
 from tests.data.helpers import write_csv
@@ -42,3 +42,53 @@ def test_a_study_with_the_tabular_space_runs_from_the_command_line(tmp_path, uni
     train = TrainConfig.from_dict(config.train)
     assert (train.optimizer, train.epochs, train.batch_size) == ("adamw", 3, 256)
     assert train.early_stopping_patience == 5 and train.clipnorm == 1.0
+    assert train.label_smoothing == 0.1  # class labels: a binary task here
+
+
+@pytest.mark.slow
+def test_a_regression_study_drops_the_named_label_smoothing_and_a_resumed_study_keeps_its_keys(
+    tmp_path, unique_name, monkeypatch
+):
+    """`train: tabular` smooths class labels: on a regression target the key goes (the study runs
+    and stores no label_smoothing), while one the study file writes itself stays an error. A
+    study created before a named section changed resumes with the keys it was created with."""
+    from ressearch.config import parse_study
+    from ressearch.config.named import NAMED_TRAIN
+    from ressearch.search.runner import prepare
+
+    write_csv(tmp_path / "rows.csv", rows=240)
+    study = {
+        "study": {"name": unique_name, "metric": "val_rmse", "direction": "minimize", "n_trials": 1},
+        "data": {"source": "csv:rows.csv", "target": "income", "task": "regression"},
+        "space": {"extends": "tabular", "width": 16, "depth": 1},
+        "train": {"extends": "tabular", "epochs": 1},
+    }
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    definition = parse_study(study, path=tmp_path / "study.yaml")
+    assert definition.train.dimensions["label_smoothing"].value == 0.1
+    prepared = prepare(definition, storage=storage, artifacts=tmp_path / "artifacts")
+    assert "label_smoothing" not in prepared.definition.train
+    written = {**study, "train": {"extends": "tabular", "epochs": 1, "label_smoothing": 0.1}}
+    with pytest.raises(ConfigError, match="train.label_smoothing: smooths class labels"):
+        prepare(
+            parse_study(written, path=tmp_path / "study.yaml"), storage=storage, artifacts=tmp_path / "a2"
+        )
+
+    classes = {**study, "study": {"name": f"{unique_name}-c", "metric": "val_auc", "n_trials": 1}}
+    classes["data"] = {"source": "csv:rows.csv", "target": "label"}
+    monkeypatch.setitem(NAMED_TRAIN, "tabular", {**NAMED_TRAIN["tabular"], "label_smoothing": 0.2})
+    first = prepare(
+        parse_study(classes, path=tmp_path / "study.yaml"), storage=storage, artifacts=tmp_path / "c"
+    )
+    assert first.created and first.definition.train.dimensions["label_smoothing"].value == 0.2
+    monkeypatch.undo()  # the name's keys change; the study exists already
+    resumed = prepare(
+        parse_study(classes, path=tmp_path / "study.yaml"), storage=storage, artifacts=tmp_path / "c"
+    )
+    assert not resumed.created and resumed.definition.train.dimensions["label_smoothing"].value == 0.2
+    explicit = {**classes, "train": {"extends": "tabular", "epochs": 2}}  # a key the file writes wins
+    again = prepare(
+        parse_study(explicit, path=tmp_path / "study.yaml"), storage=storage, artifacts=tmp_path / "c"
+    )
+    assert again.definition.train.dimensions["epochs"].value == 2
+    assert again.definition.train.dimensions["label_smoothing"].value == 0.2

@@ -52,6 +52,22 @@ def test_the_recorded_metrics_are_those_of_the_saved_model(digits, tmp_path, pat
         assert result.metrics["val_loss"] == min(losses) != losses[-1]
 
 
+def test_label_smoothing_on_several_classes_trains_and_measures_what_it_saves(digits, tmp_path):
+    """Ten classes smoothed (a one-hot categorical loss instead of the sparse one): it learns,
+    and the saved model, evaluated afresh, scores what the trial recorded."""
+    import keras
+
+    from ressearch.training import evaluate
+
+    train = TrainConfig(epochs=3, batch_size=32, learning_rate=0.01, label_smoothing=0.1)
+    result = train_trial(tiny(digits), train, digits, seed=0, save_to=tmp_path / "m.keras")
+    model = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(model.loss).__name__ == "CategoricalCrossentropy" and model.loss.label_smoothing == 0.1
+    assert result.metrics["val_accuracy"] > 0.5
+    for name, value in evaluate(model, digits).items():
+        assert result.metrics[name] == pytest.approx(value, abs=1e-5), name
+
+
 def test_nan_loss_fails_the_trial():
     diabetes = load_dataset(DataConfig(source="builtin:diabetes"), seed=0)
     config = ArchitectureConfig(

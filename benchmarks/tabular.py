@@ -324,6 +324,7 @@ def ressearch_study(
     ensemble: int = 0,
     workers: int = 1,
     keep: Path | None = None,
+    study_keys: dict[str, dict[str, Any]] | None = None,
 ) -> list[Result]:
     """The study's best trial scored on test (``ressearch``); its config retrained on all of dev
     for the epochs it needed (``ressearch-refit``: ``export --refit``, as ``hist-gbdt-cv``
@@ -335,7 +336,8 @@ def ressearch_study(
     workers' start, TensorFlow's import in each of them included. With ``keep`` the study's
     folder (the dev CSV, the study file, the SQLite database with every trial's curve, the
     workers' logs, the exports) stays in ``keep/NAME`` instead of a temporary folder, to see
-    afterwards which trials made a study long (``ressearch inspect``, optuna-dashboard)."""
+    afterwards which trials made a study long (``ressearch inspect``, optuna-dashboard).
+    ``study_keys`` changes the study file (:func:`study_document`), to probe a knob."""
     from ressearch.config import parse_study
     from ressearch.results import export_study
     from ressearch.results.predictions import Predictor
@@ -347,23 +349,7 @@ def ressearch_study(
 
     with _study_folder(keep, name) as work:
         dev.to_csv(work / "dev.csv", index=False)
-        document = {
-            "study": {
-                "name": name,
-                "metric": STUDY_METRICS[task],
-                "n_trials": trials,
-                "seed": seed,
-                "pruner_startup_trials": 1,  # as the README's CSV example
-                "pruner_warmup_epochs": 0,
-            },
-            "data": {
-                "source": f"csv:{work / 'dev.csv'}",
-                "target": TARGET,
-                "task": "regression" if task == "regression" else "classification",
-            },
-            "space": "tabular",
-            "train": "tabular",
-        }
+        document = study_document(task, name, trials, seed, work / "dev.csv", study_keys)
         definition = parse_study(document)
         storage, artifacts = f"sqlite:///{work / 'study.db'}", work / "artifacts"
         started = time.perf_counter()
@@ -398,6 +384,62 @@ def ressearch_study(
             extra = time.perf_counter() - started
             results.append(Result("ressearch-ensemble", scored(work / "ensemble"), seconds + extra, members))
         return results
+
+
+def study_document(
+    task: str,
+    name: str,
+    trials: int,
+    seed: int,
+    dev_csv: Path,
+    study_keys: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The benchmark's study file: ``space: tabular`` and ``train: tabular`` on the dev rows.
+
+    ``study_keys`` (``--study-keys``) adds or replaces keys per section: ``space`` and ``train``
+    then extend the named sections (``{extends: tabular, ...}``), ``study`` and ``data`` take
+    them as they are.
+    """
+    keys = study_keys or {}
+    return {
+        "study": {
+            "name": name,
+            "metric": STUDY_METRICS[task],
+            "n_trials": trials,
+            "seed": seed,
+            "pruner_startup_trials": 1,  # as the README's CSV example
+            "pruner_warmup_epochs": 0,
+            **keys.get("study", {}),
+        },
+        "data": {
+            "source": f"csv:{dev_csv}",
+            "target": TARGET,
+            "task": "regression" if task == "regression" else "classification",
+            **keys.get("data", {}),
+        },
+        **{
+            section: {"extends": "tabular", **keys[section]} if keys.get(section) else "tabular"
+            for section in ("space", "train")
+        },
+    }
+
+
+def _study_keys(text: str) -> dict[str, dict[str, Any]]:
+    """``--study-keys``: a JSON object of sections (study, data, space, train) to key mappings."""
+    import json
+
+    try:
+        keys = json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error})") from None
+    sections = ("study", "data", "space", "train")
+    if not isinstance(keys, dict) or not all(
+        section in sections and isinstance(value, dict) for section, value in keys.items()
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected an object of sections ({', '.join(sections)}) to objects of keys, got {text}"
+        )
+    return keys
 
 
 @contextlib.contextmanager
@@ -478,6 +520,14 @@ def main(argv: list[str] | None = None) -> int:
         "--keep",
         type=Path,
         help="keep each study's folder (database, worker logs, exports) in KEEP/tabular-TABLE-SEED",
+    )
+    parser.add_argument(
+        "--study-keys",
+        type=_study_keys,
+        help="JSON: keys to add to the study file by section, to probe a knob, e.g. "
+        '\'{"train": {"label_smoothing": 0.0}}\' (space and train extend the named sections); with '
+        "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 and --workers 1 a study runs the same "
+        "trials every time, so two runs differ by the keys alone",
     )
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/tabular.csv"))
     parser.add_argument(
@@ -564,7 +614,18 @@ def run_system(
         with context.Pool(1) as pool:
             return pool.apply(
                 ressearch_study,
-                (dev, test, task, seed, args.trials, name, args.ensemble, args.workers, args.keep),
+                (
+                    dev,
+                    test,
+                    task,
+                    seed,
+                    args.trials,
+                    name,
+                    args.ensemble,
+                    args.workers,
+                    args.keep,
+                    args.study_keys,
+                ),
             )
     if system == "hist-gbdt":
         return [hist_gradient_boosting(dev, test, task, seed, args.configs)]

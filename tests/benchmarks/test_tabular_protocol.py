@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import stored_config
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -162,12 +164,16 @@ def test_keep_leaves_the_studys_folder_to_look_into_and_refuses_a_taken_one(tabu
     import optuna
 
     dev, test = _breast_cancer(tabular)
-    results = tabular.ressearch_study(dev, test, "binary", 0, 2, "tabular-cancer-0", keep=tmp_path)
+    keys = {"train": {"label_smoothing": 0.05}}  # what --study-keys passes on
+    results = tabular.ressearch_study(
+        dev, test, "binary", 0, 2, "tabular-cancer-0", keep=tmp_path, study_keys=keys
+    )
     assert [result.system for result in results] == ["ressearch", "ressearch-refit"]
     assert all(0.8 < result.test <= 1.0 for result in results)
     folder = tmp_path / "tabular-cancer-0"
     study = optuna.load_study(study_name="tabular-cancer-0", storage=f"sqlite:///{folder / 'study.db'}")
     assert len(study.trials) == 2 and all(trial.intermediate_values for trial in study.trials)
+    assert all(stored_config(study, trial).train["label_smoothing"] == 0.05 for trial in study.trials)
     assert (folder / "dev.csv").is_file() and (folder / "export" / "config.json").is_file()
     (tmp_path / "tabular-hmda-1").mkdir()
     with pytest.raises(SystemExit) as taken:
@@ -175,3 +181,28 @@ def test_keep_leaves_the_studys_folder_to_look_into_and_refuses_a_taken_one(tabu
     assert str(taken.value) == (
         f"--keep: {tmp_path / 'tabular-hmda-1'} exists already; give another folder or remove it"
     )
+
+
+def test_study_keys_change_the_study_file_and_a_wrong_one_is_one_line(tabular, tmp_path, capsys):
+    """``--study-keys`` extends the named sections (the rest of `tabular` stays) and sets study
+    and data keys; the document it gives is a valid study file. Bad JSON or an unknown section:
+    argparse's one line, exit 2."""
+    from ressearch.config import parse_study
+
+    plain = tabular.study_document("binary", "t", 20, 3, tmp_path / "dev.csv")
+    assert (plain["space"], plain["train"]) == ("tabular", "tabular")
+    keys = {"train": {"label_smoothing": 0.0}, "study": {"n_trials": 5}, "space": {"ensemble_k": 2}}
+    document = tabular.study_document("binary", "t", 20, 3, tmp_path / "dev.csv", keys)
+    assert document["train"] == {"extends": "tabular", "label_smoothing": 0.0}
+    assert document["study"]["n_trials"] == 5 and document["study"]["seed"] == 3
+    definition = parse_study(document)
+    assert definition.train.dimensions["label_smoothing"].value == 0.0
+    assert definition.space.dimensions["ensemble_k"].value == 2
+    assert definition.train.dimensions["early_stopping_patience"].value == 5  # still tabular's
+
+    for bad, message in [("{oops", "not JSON"), ('{"model": {"x": 1}}', "expected an object of sections")]:
+        with pytest.raises(SystemExit) as stopped:
+            tabular.main(["--study-keys", bad, "--systems", "ressearch"])
+        assert stopped.value.code == 2
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "--study-keys" in error and message in error

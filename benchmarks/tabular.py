@@ -442,6 +442,20 @@ def _study_keys(text: str) -> dict[str, dict[str, Any]]:
     return keys
 
 
+def _check_study_keys(keys: dict[str, dict[str, Any]], tasks: set[str], trials: int) -> None:
+    """Exit with one line unless the study file with ``keys`` is valid for each task, before
+    any system runs (what needs the data, such as label smoothing on a regression table, is
+    checked as the study starts: see ``run_system``)."""
+    from ressearch.config import parse_study
+    from ressearch.errors import ConfigError
+
+    for task in sorted(tasks):
+        try:
+            parse_study(study_document(task, "tabular-check", trials, 0, Path("dev.csv"), keys))
+        except ConfigError as error:
+            sys.exit(f"--study-keys: {error}")
+
+
 @contextlib.contextmanager
 def _study_folder(keep: Path | None, name: str) -> Iterator[Path]:
     """A temporary folder for a study, or ``keep/NAME`` (new, kept afterwards) with ``--keep``."""
@@ -545,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     systems = [system for system in SYSTEMS if system in args.systems]
     if args.keep is not None and "ressearch" in systems:
         _check_keep(args.keep, args.tables, args.seeds)
+    if args.study_keys and "ressearch" in systems:
+        _check_study_keys(args.study_keys, {TABLES[name].task for name in args.tables}, args.trials)
     tables = {name: load_table(name) for name in args.tables}
     rows: list[dict[str, Any]] = []
     for system in systems:
@@ -610,23 +626,28 @@ def run_system(
         # across trials, and in one process for all studies it grew past 9 GB by the 220th
         # trial, each study slower than the one before (the reason workers are recycled).
         name = f"tabular-{table_name}-{seed}"
+        from ressearch.errors import ConfigError
+
         context = multiprocessing.get_context("spawn")
         with context.Pool(1) as pool:
-            return pool.apply(
-                ressearch_study,
-                (
-                    dev,
-                    test,
-                    task,
-                    seed,
-                    args.trials,
-                    name,
-                    args.ensemble,
-                    args.workers,
-                    args.keep,
-                    args.study_keys,
-                ),
-            )
+            try:
+                return pool.apply(
+                    ressearch_study,
+                    (
+                        dev,
+                        test,
+                        task,
+                        seed,
+                        args.trials,
+                        name,
+                        args.ensemble,
+                        args.workers,
+                        args.keep,
+                        args.study_keys,
+                    ),
+                )
+            except ConfigError as error:  # the study file with --study-keys, as the study starts
+                sys.exit(f"{name}: {error}")
     if system == "hist-gbdt":
         return [hist_gradient_boosting(dev, test, task, seed, args.configs)]
     if system == "hist-gbdt-cv":

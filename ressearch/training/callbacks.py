@@ -32,7 +32,7 @@ class CurveRecorder(keras.callbacks.Callback):
 
 
 class StopBetweenBatches(keras.callbacks.Callback):
-    """Where a stop signal held by :func:`~ressearch.runtime.held_interrupts` ends the fit: before
+    """Where a stop signal held by :func:`~ressearch.signals.held_interrupts` ends the fit: before
     each training or validation batch, and at the end of an epoch (last in the list: after that
     epoch's checkpoint). Keras calls these in the fitting thread (TensorFlow's callbacks are not
     dispatched to other threads), between its steps, never inside one."""

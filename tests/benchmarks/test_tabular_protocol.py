@@ -206,3 +206,26 @@ def test_study_keys_change_the_study_file_and_a_wrong_one_is_one_line(tabular, t
         assert stopped.value.code == 2
         error = capsys.readouterr().err.strip().splitlines()[-1]
         assert "--study-keys" in error and message in error
+
+
+def test_study_keys_the_study_refuses_are_one_line_before_or_as_the_study_starts(tabular, tmp_path):
+    """An unknown key: one line before any system runs. Label smoothing written for a
+    regression table, which only the loaded data shows: one line naming the study, from the
+    study's own process, as it starts (nothing trained, no traceback)."""
+    import argparse
+
+    with pytest.raises(SystemExit) as stopped:
+        tabular.main(["--study-keys", '{"train": {"epochz": 3}}', "--systems", "ressearch"])
+    assert str(stopped.value).startswith("--study-keys: train.epochz: unknown key (did you mean 'epochs'?)")
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"x": rng.normal(size=60), "target": rng.normal(size=60)})
+    args = argparse.Namespace(
+        trials=1, ensemble=0, workers=1, keep=tmp_path, study_keys={"train": {"label_smoothing": 0.1}}
+    )
+    with pytest.raises(SystemExit) as refused:
+        tabular.run_system("ressearch", "rows", rows, rows, "regression", 0, args)
+    assert str(refused.value) == (
+        "tabular-rows-0: train.label_smoothing: smooths class labels, and this task is regression"
+    )
+    assert not (tmp_path / "tabular-rows-0" / "export").exists()  # nothing trained or exported

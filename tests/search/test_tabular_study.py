@@ -49,11 +49,12 @@ def test_a_study_with_the_tabular_space_runs_from_the_command_line(tmp_path, uni
 def test_a_regression_study_drops_the_named_label_smoothing_and_a_resumed_study_keeps_its_keys(
     tmp_path, unique_name, monkeypatch
 ):
-    """`train: tabular` smooths class labels: on a regression target the key goes (the study runs
-    and stores no label_smoothing), while one the study file writes itself stays an error. A
+    """`train: tabular` smooths class labels: on a regression target the key goes (the study
+    is created without it), while one the study file writes itself stays an error. A
     study created before a named section changed resumes with the keys it was created with."""
     from ressearch.config import parse_study
     from ressearch.config.named import NAMED_TRAIN
+    from ressearch.search.record import StudyMeta
     from ressearch.search.runner import prepare
 
     write_csv(tmp_path / "rows.csv", rows=240)
@@ -68,6 +69,8 @@ def test_a_regression_study_drops_the_named_label_smoothing_and_a_resumed_study_
     assert definition.train.dimensions["label_smoothing"].value == 0.1
     prepared = prepare(definition, storage=storage, artifacts=tmp_path / "artifacts")
     assert "label_smoothing" not in prepared.definition.train
+    stored = StudyMeta.from_study(prepared.study).study_definition()
+    assert "label_smoothing" not in stored.train and stored.train.dimensions["epochs"].value == 1
     written = {**study, "train": {"extends": "tabular", "epochs": 1, "label_smoothing": 0.1}}
     with pytest.raises(ConfigError, match="train.label_smoothing: smooths class labels"):
         prepare(

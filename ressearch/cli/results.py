@@ -214,6 +214,17 @@ def export(
             show_default=False,
         ),
     ] = None,
+    trial: Annotated[
+        int | None,
+        typer.Option(
+            "--trial",
+            metavar="N",
+            min=0,
+            help="Export complete trial N instead of the best (`ressearch trials NAME` lists them); "
+            "with --refit, retrain it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Export the best model of study NAME into a new folder, atomically.
 
@@ -222,7 +233,8 @@ def export(
     trial-N/ folder each and pareto.json. --refit: the same files, the model retrained on the
     training + validation rows (metrics.json says how under "refit"). --ensemble K: model.keras
     and/or savedmodel/ averaging the K best trials, metrics.json (the members, the average's
-    validation metrics), preprocessing.json, members/trial-N/config.json, trials.csv.
+    validation metrics), preprocessing.json, members/trial-N/config.json, trials.csv. --trial N:
+    that trial's files instead of the best's.
     """
     from ressearch.results.export import export_study, parse_formats
 
@@ -238,6 +250,7 @@ def export(
         formats=formats,
         refit=refit,
         ensemble=ensemble,
+        trial=trial,
     )
     trial_list = ", ".join(map(str, result.trials))
     if result.ensemble is not None:

@@ -22,7 +22,14 @@ if TYPE_CHECKING:
     )
     from ressearch.results.export import ExportResult, export_study
     from ressearch.results.predictions import Predictor, predict, read_input
-    from ressearch.results.query import best_trials, describe_trial, list_studies, metric_names, trials_frame
+    from ressearch.results.query import (
+        best_trials,
+        complete_trial,
+        describe_trial,
+        list_studies,
+        metric_names,
+        trials_frame,
+    )
     from ressearch.results.report import ReportResult, write_report
 
 _EXPORTS = {
@@ -37,6 +44,7 @@ _EXPORTS = {
     "predict": "ressearch.results.predictions",
     "read_input": "ressearch.results.predictions",
     "best_trials": "ressearch.results.query",
+    "complete_trial": "ressearch.results.query",
     "describe_trial": "ressearch.results.query",
     "list_studies": "ressearch.results.query",
     "metric_names": "ressearch.results.query",
@@ -52,6 +60,7 @@ __all__ = [
     "ReportResult",
     "ablate_study",
     "best_trials",
+    "complete_trial",
     "describe_trial",
     "export_study",
     "list_studies",

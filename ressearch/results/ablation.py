@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from optuna.trial import TrialState
 
 from ressearch.config.architecture import ArchitectureConfig
 from ressearch.config.blocks import BLOCKS
 from ressearch.config.training import TrainConfig
 from ressearch.errors import ConfigError, DataError, TrialFailed
-from ressearch.results.query import best_trials
+from ressearch.results.query import best_trials, complete_trial
 from ressearch.search.record import (
     ABLATION_ATTR,
     StudyMeta,
@@ -418,13 +417,7 @@ def _chosen_trial(study: optuna.Study, number: int | None) -> optuna.trial.Froze
                 f"{', '.join(str(trial.number) for trial in best)}"
             )
         return best[0]
-    trials = study.get_trials(deepcopy=False)
-    found = next((trial for trial in trials if trial.number == number), None)
-    if found is None:
-        raise ConfigError(f"--trial: study {name!r} has no trial {number}; it has trials 0-{len(trials) - 1}")
-    if found.state != TrialState.COMPLETE:
-        raise ConfigError(f"--trial: trial {number} of {name!r} is {found.state.name}, not COMPLETE")
-    return found
+    return complete_trial(study, number)
 
 
 def _metric(definition: StudyDefinition) -> tuple[str, str]:

@@ -9,7 +9,8 @@ class names: ``apply_preprocessing(json.load(file), rows)``); and ``trials.csv``
 study. Where the recipe is of rows of columns (csv, tabular), both model files hold the recipe's
 steps as Keras layers and take raw rows (``"model_input": "raw"`` in ``preprocessing.json``);
 images are still preprocessed outside. A multi-objective study exports its Pareto set, one
-sub-folder per trial.
+sub-folder per trial. ``trial=N`` exports that complete trial instead of the best (a smaller
+network that scored nearly as well, a trial of a Pareto set alone), with ``refit`` too.
 
 Two options use more of what the search paid for. ``refit`` retrains each exported trial on the
 training and validation rows together, for the epochs it needed (:mod:`ressearch.results.refit`):
@@ -35,7 +36,7 @@ from optuna.trial import FrozenTrial
 
 from ressearch.errors import ConfigError
 from ressearch.results.folders import check_out_folder, staged_folder
-from ressearch.results.query import best_trials, describe_trial, metric_names, trials_frame
+from ressearch.results.query import best_trials, complete_trial, describe_trial, metric_names, trials_frame
 from ressearch.search.record import CONFIG_SCHEMA_VERSION, StudyMeta, TrialRecord
 from ressearch.storage.artifacts import download_model
 from ressearch.storage.studies import load_study
@@ -266,8 +267,10 @@ def export_study(
     formats: str | Sequence[str] = ("keras",),
     refit: bool = False,
     ensemble: int | None = None,
+    trial: int | None = None,
 ) -> ExportResult:
-    """Export the best trial (or Pareto set) of study ``name`` to the folder ``out``.
+    """Export the best trial (or Pareto set) of study ``name``, or its complete trial number
+    ``trial``, to the folder ``out``.
 
     ``formats`` are the model files to write: ``keras`` (``model.keras``, which ``ressearch
     predict`` reads) and/or ``savedmodel`` (``savedmodel/``, for TensorFlow serving).
@@ -279,7 +282,8 @@ def export_study(
     Raises:
         StudyNotFoundError: no such study.
         ConfigError: ``out`` is a non-empty folder (and not ``force``), nothing to export, an
-            unknown format, ``refit`` with ``ensemble``, or a K the study cannot give.
+            unknown format, ``refit`` or ``trial`` with ``ensemble``, a K the study cannot give,
+            or a ``trial`` that is not one of its complete trials.
         DataError: (``refit``, ``ensemble``) the study's data cannot be loaded any more.
 
     Example (retrains the best network on every row; seconds for the quickstart)::
@@ -292,6 +296,10 @@ def export_study(
         raise ConfigError(
             "--refit and --ensemble: choose one (a refit retrains one trial, an ensemble averages "
             "the stored models of several)"
+        )
+    if trial is not None and ensemble is not None:
+        raise ConfigError(
+            "--trial and --ensemble: choose one (--trial exports one trial, an ensemble averages the K best)"
         )
     study = load_study(name, storage)
     target = check_out_folder(out, force=force)
@@ -309,14 +317,14 @@ def export_study(
         return ExportResult(
             out=target, trials=[trial.number for trial in members], folders=[target], ensemble=combined
         )
-    trials = best_trials(study)
-    multi = len(study.directions) > 1
+    trials = best_trials(study) if trial is None else [complete_trial(study, trial)]
+    multi = len(study.directions) > 1 and trial is None
     folders = []
     refits = []
     with staged_folder(target) as staging:
-        for trial in trials:
-            relative = Path(f"trial-{trial.number}") if multi else Path(".")
-            refitted = _export_trial(study, meta, trial, staging / relative, folder, chosen, refit=refit)
+        for exported in trials:
+            relative = Path(f"trial-{exported.number}") if multi else Path(".")
+            refitted = _export_trial(study, meta, exported, staging / relative, folder, chosen, refit=refit)
             if refitted is not None:
                 refits.append(refitted)
             folders.append(relative)
@@ -325,13 +333,13 @@ def export_study(
             _write_json(
                 staging / "pareto.json",
                 [
-                    describe_trial(study, trial, artifacts=folder) | {"folder": f"trial-{trial.number}"}
-                    for trial in trials
+                    describe_trial(study, pareto, artifacts=folder) | {"folder": f"trial-{pareto.number}"}
+                    for pareto in trials
                 ],
             )
     return ExportResult(
         out=target,
-        trials=[trial.number for trial in trials],
+        trials=[exported.number for exported in trials],
         folders=[target / f for f in folders],
         refits=refits,
     )

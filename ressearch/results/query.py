@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SORT_KEYS",
     "best_trials",
+    "complete_trial",
     "describe_trial",
     "list_studies",
     "metric_names",
@@ -192,6 +193,27 @@ def best_trials(study: optuna.Study) -> list[FrozenTrial]:
         return [study.best_trial]
     except ValueError:
         raise ConfigError(f"study {study.study_name!r} has no complete trial yet: run it first") from None
+
+
+def complete_trial(study: optuna.Study, number: int) -> FrozenTrial:
+    """Trial ``number`` of ``study`` (``--trial N``), which must be complete.
+
+    Raises:
+        ConfigError: the study has no such trial, or it did not complete (running, pruned,
+            failed: a pruned trial's model is a net stopped part-way, and is not kept).
+    """
+    name = study.study_name
+    trials = study.get_trials(deepcopy=False)
+    found = next((trial for trial in trials if trial.number == number), None)
+    if found is None:
+        have = f"it has trials 0-{len(trials) - 1}" if trials else "it has no trials yet"
+        raise ConfigError(f"--trial: study {name!r} has no trial {number}; {have}")
+    if found.state != optuna.trial.TrialState.COMPLETE:
+        raise ConfigError(
+            f"--trial: trial {number} of {name!r} is {found.state.name}, not COMPLETE; "
+            f"`ressearch trials {name}` lists them"
+        )
+    return found
 
 
 def describe_trial(

@@ -37,7 +37,7 @@ OPTIONS = {
     "studies": ["--storage", "--format", "--json", "--wide"],
     "trials": ["--storage", "--format", "--json", "--sort", "--top", "--wide"],
     "best": ["--storage", "--format", "--json"],
-    "export": ["--out", "--storage", "--artifacts", "--force", "--format", "--refit", "--ensemble"],
+    "export": ["--out", "--storage", "--artifacts", "--force", "--format", "--refit", "--ensemble", "--trial"],
     "report": ["--out", "--storage", "--top", "--force"],
     "dashboard": ["--storage", "--host", "--port", "--artifacts"],
     "presets": ["--format", "--json"],

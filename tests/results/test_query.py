@@ -19,7 +19,14 @@ from optuna.trial import TrialState, create_trial
 
 from ressearch.config import ArchitectureConfig, StudyDefinition
 from ressearch.errors import ConfigError
-from ressearch.results import best_trials, describe_trial, list_studies, metric_names, trials_frame
+from ressearch.results import (
+    best_trials,
+    complete_trial,
+    describe_trial,
+    list_studies,
+    metric_names,
+    trials_frame,
+)
 from ressearch.search import TrialRecord, run_study
 from ressearch.storage import load_study, open_storage
 from tests.helpers import one_line, stored_config, tiny_study
@@ -219,6 +226,27 @@ def test_best_trials_without_a_complete_trial_is_a_config_error(storage_url, uni
     with pytest.raises(ConfigError) as raised:
         best_trials(study)
     assert one_line(raised.value) == f"study {unique_name!r} has no complete trial yet: run it first"
+
+
+def test_complete_trial_finds_a_complete_trial_by_number_and_refuses_the_others(storage_url, unique_name):
+    study = optuna.create_study(study_name=unique_name, storage=open_storage(storage_url, heartbeat=False))
+    with pytest.raises(ConfigError) as raised:
+        complete_trial(study, 0)
+    assert one_line(raised.value) == f"--trial: study {unique_name!r} has no trial 0; it has no trials yet"
+    study.add_trial(create_trial(value=0.4))
+    study.add_trial(create_trial(state=TrialState.PRUNED, intermediate_values={0: 0.1}))
+    study.add_trial(create_trial(value=0.7))
+    assert complete_trial(study, 0).number == 0  # not the best: the one asked for
+    assert complete_trial(study, 2).value == 0.7
+    with pytest.raises(ConfigError) as raised:
+        complete_trial(study, 1)
+    assert one_line(raised.value) == (
+        f"--trial: trial 1 of {unique_name!r} is PRUNED, not COMPLETE; "
+        f"`ressearch trials {unique_name}` lists them"
+    )
+    with pytest.raises(ConfigError) as raised:
+        complete_trial(study, 3)
+    assert one_line(raised.value) == f"--trial: study {unique_name!r} has no trial 3; it has trials 0-2"
 
 
 @pytest.mark.postgres

@@ -176,6 +176,43 @@ def test_an_ensemble_predicts_the_mean_of_its_members(study, tmp_path):
     np.testing.assert_allclose(served, mean, rtol=1e-5, atol=1e-6)
 
 
+def test_export_trial_n_writes_that_trial_and_refits_it(study, tmp_path):
+    stored = load_study(study.name, study.storage)
+    worst = min(
+        stored.get_trials(states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: (t.value, -t.number)
+    )
+    assert worst.number != stored.best_trial.number
+    out = tmp_path / "chosen"
+    result = cli("export", study.name, "--out", out, "--storage", study.storage, "--trial", worst.number)
+    assert result.exit_code == 0, result.output
+    assert f"exported trial {worst.number} of {study.name} to {out}" in result.stdout
+    assert json.loads((out / "config.json").read_text())["trial"] == worst.number
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["number"], metrics["value"]) == (worst.number, worst.value)
+    # Its model is the trial's own stored network (the recipe inside), not the best trial's.
+    rows, _ = _held_out()
+    from ressearch.arch.saving import load_model
+    from ressearch.data.recipes import apply_preprocessing
+
+    own = tmp_path / "own.keras"
+    download_model(
+        study.artifacts, TrialRecord.from_trial(worst).model_artifact, own, trial_number=worst.number
+    )
+    x = apply_preprocessing(json.loads((out / "preprocessing.json").read_text()), rows)
+    expected = load_model(own).predict(x, verbose=0)[:, 0]
+    scores = ressearch.predict(out, rows, proba=True)
+    np.testing.assert_allclose(scores["proba_benign"].to_numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(
+        scores["proba_benign"], ressearch.predict(study.plain, rows, proba=True)["proba_benign"]
+    )
+
+    refit = export_study(
+        study.name, tmp_path / "chosen-refit", storage=study.storage, refit=True, trial=worst.number
+    )
+    assert refit.trials == [worst.number] and refit.refits[0]["trial"] == worst.number
+    assert json.loads((tmp_path / "chosen-refit" / "metrics.json").read_text())["refit"]["train_rows"] == 300
+
+
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
@@ -183,6 +220,8 @@ def test_an_ensemble_predicts_the_mean_of_its_members(study, tmp_path):
         (["--ensemble", 0], "--ensemble: K must be at least 2, got 0"),
         (["--ensemble", 9], "--ensemble 9: study 'refit' has only 4 complete trial(s) with a stored model"),
         (["--ensemble", 2, "--refit"], "--refit and --ensemble: choose one"),
+        (["--ensemble", 2, "--trial", 1], "--trial and --ensemble: choose one"),
+        (["--trial", 9], "--trial: study 'refit' has no trial 9; it has trials 0-3"),
     ],
 )
 def test_a_bad_k_or_combination_is_one_line_and_writes_nothing(study, tmp_path, flags, expected):
@@ -207,6 +246,7 @@ def test_export_help_lists_what_each_option_writes():
     for written in (
         "--refit",
         "--ensemble",
+        "--trial",
         "members/trial-N/config.json",
         "metrics.json",
         "preprocessing.json",

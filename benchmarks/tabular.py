@@ -165,8 +165,11 @@ def tune(
     task: str,
     seed: int,
     fit: Callable[[Any, pd.DataFrame, Any, pd.DataFrame, Any], None] | None = None,
+    every: list[dict[str, Any]] | None = None,
 ) -> Result:
-    """Try each config on the inner split of dev; score the best once on test."""
+    """Try each config on the inner split of dev; score the best once on test. With ``every``
+    (``benchmarks/every_config.py``), each config's validation and test scores are appended to
+    it, in the order tried (the seconds then include the extra test predictions)."""
     stratify = None if task == "regression" else dev[TARGET]
     inner, val = train_test_split(dev, test_size=0.2, random_state=seed, stratify=stratify)
     x_inner, x_val, x_test = _features(inner), _features(val), _features(test)
@@ -179,6 +182,9 @@ def tune(
         else:
             model.fit(x_inner, inner[TARGET])
         value = score(task, val[TARGET].to_numpy(), _predict(model, task, x_val))
+        if every is not None:
+            tested = score(task, test[TARGET].to_numpy(), _predict(model, task, x_test))
+            every.append({"config": len(every), "validation": value, "test": tested})
         if best_model is None or better(task, value, best_value):
             best_model, best_value = model, value
     seconds = time.perf_counter() - started
@@ -251,7 +257,14 @@ def hist_gradient_boosting_cv(dev: pd.DataFrame, test: pd.DataFrame, task: str, 
 
 
 def lightgbm_search(
-    dev: pd.DataFrame, test: pd.DataFrame, task: str, seed: int, n: int, *, draw: int = 0
+    dev: pd.DataFrame,
+    test: pd.DataFrame,
+    task: str,
+    seed: int,
+    n: int,
+    *,
+    draw: int = 0,
+    every: list[dict[str, Any]] | None = None,
 ) -> Result | None:
     try:
         import lightgbm
@@ -267,7 +280,7 @@ def lightgbm_search(
         stop = lightgbm.early_stopping(50, verbose=False)
         model.fit(x, y, eval_X=x_val, eval_y=y_val, callbacks=[stop])
 
-    return tune("lightgbm", make, configs, dev, test, task, seed, fit)
+    return tune("lightgbm", make, configs, dev, test, task, seed, fit, every)
 
 
 def _lightgbm_configs(seed: int, n: int, *, draw: int = 0) -> list[dict[str, Any]]:
@@ -340,7 +353,6 @@ def ressearch_study(
     ``study_keys`` changes the study file (:func:`study_document`), to probe a knob."""
     from ressearch.config import parse_study
     from ressearch.results import export_study
-    from ressearch.results.predictions import Predictor
     from ressearch.runtime import configure_runtime, quiet_optuna
     from ressearch.search import run_study
 
@@ -362,14 +374,7 @@ def ressearch_study(
             raise KeyboardInterrupt
 
         def scored(folder: Path) -> float:
-            predictor = Predictor.load(folder)
-            frame = predictor.predict(test.drop(columns=[TARGET]), proba=task != "regression")
-            if task == "regression":
-                predicted = frame["prediction"].to_numpy()
-            else:
-                classes = sorted(int(name) for name in predictor.class_names)
-                predicted = frame[[f"proba_{code}" for code in classes]].to_numpy()
-            return score(task, test[TARGET].to_numpy(), predicted)
+            return score_export(folder, test, task)
 
         export_study(name, work / "export", storage=storage, artifacts=artifacts)
         results = [Result("ressearch", scored(work / "export"), seconds, summary.done)]
@@ -384,6 +389,21 @@ def ressearch_study(
             extra = time.perf_counter() - started
             results.append(Result("ressearch-ensemble", scored(work / "ensemble"), seconds + extra, members))
         return results
+
+
+def score_export(folder: Path, test: pd.DataFrame, task: str) -> float:
+    """The test score of the model a ``ressearch export`` folder holds, from the raw test rows
+    through ``predict`` (class probabilities, or the regression prediction)."""
+    from ressearch.results.predictions import Predictor
+
+    predictor = Predictor.load(folder)
+    frame = predictor.predict(test.drop(columns=[TARGET]), proba=task != "regression")
+    if task == "regression":
+        predicted = frame["prediction"].to_numpy()
+    else:
+        classes = sorted(int(name) for name in predictor.class_names)
+        predicted = frame[[f"proba_{code}" for code in classes]].to_numpy()
+    return score(task, test[TARGET].to_numpy(), predicted)
 
 
 def study_document(

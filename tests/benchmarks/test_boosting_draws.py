@@ -3,23 +3,18 @@ the spread it prints. The draws run here on a small real table (seconds)."""
 
 from __future__ import annotations
 
-import importlib
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks import benchmark
 
 
 @pytest.fixture(scope="module")
 def draws():
-    sys.path.insert(0, str(BENCHMARKS))  # the benchmark imports its neighbours `report` and `tabular`
-    try:
-        yield importlib.import_module("boosting_draws")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark("boosting_draws") as module:
+        yield module
 
 
 def test_draw_zero_is_the_benchmarks_own_configs_and_other_draws_differ(draws):

@@ -3,22 +3,17 @@ picked one stands. Real searches on a small real table (a 2-trial study: seconds
 
 from __future__ import annotations
 
-import importlib
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks import benchmark
 
 
 @pytest.fixture(scope="module")
 def every():
-    sys.path.insert(0, str(BENCHMARKS))  # the benchmark imports its neighbours `report` and `tabular`
-    try:
-        yield importlib.import_module("every_config")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark("every_config") as module:
+        yield module
 
 
 @pytest.fixture

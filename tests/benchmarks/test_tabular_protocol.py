@@ -3,27 +3,20 @@ The benchmark itself is not run here (minutes per table), only a 2-trial study o
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.benchmarks import benchmark
 from tests.helpers import stored_config
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
 def tabular():
-    sys.path.insert(0, str(BENCHMARKS))  # the benchmark imports its neighbour `report`
-    try:
-        yield importlib.import_module("tabular")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    with benchmark("tabular") as module:
+        yield module
 
 
 def frame(rows: int, classes: int) -> pd.DataFrame:

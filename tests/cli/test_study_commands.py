@@ -168,6 +168,12 @@ def test_multi_objective_exports_the_pareto_set(write_study, unique_name, tmp_pa
     pareto = json.loads((out / "pareto.json").read_text())
     assert pareto and all((out / item["folder"] / "model.keras").is_file() for item in pareto)
     assert all(len(item["values"]) == 2 for item in pareto)
+    # --trial N: one trial of the set, in the folder itself (no pareto.json), with both values.
+    one = pareto[-1]["number"]
+    chosen = cli("export", unique_name, "--out", tmp_path / "one", "--storage", storage, "--trial", one)
+    assert chosen.exit_code == 0, chosen.output
+    assert (tmp_path / "one" / "model.keras").is_file() and not (tmp_path / "one" / "pareto.json").exists()
+    assert json.loads((tmp_path / "one" / "metrics.json").read_text())["values"] == pareto[-1]["values"]
     # --refit retrains every trial of the set; --ensemble has no single ranking to take K from.
     refit = cli("export", unique_name, "--out", tmp_path / "refit", "--storage", storage, "--refit")
     assert refit.exit_code == 0, refit.output

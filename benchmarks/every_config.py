@@ -33,6 +33,7 @@ from report import print_table, write_csv  # benchmarks/report.py
 from tabular import (
     METRIC_NAMES,
     TABLES,
+    _study_keys,
     better,
     lightgbm_search,
     load_table,
@@ -55,8 +56,16 @@ def lightgbm_configs(name: str, seed: int, configs: int) -> list[dict[str, Any]]
     return every
 
 
-def study_trials(name: str, seed: int, trials: int, workers: int, keep: Path) -> list[dict[str, Any]]:
-    """Each trial's validation and test score of one split's unpruned study, by trial number."""
+def study_trials(
+    name: str,
+    seed: int,
+    trials: int,
+    workers: int,
+    keep: Path,
+    study_keys: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Each trial's validation and test score of one split's unpruned study, by trial number.
+    ``study_keys`` (``--study-keys``, as ``tabular.py``'s) change its study file too."""
     import optuna
 
     from ressearch.results import export_study
@@ -65,8 +74,9 @@ def study_trials(name: str, seed: int, trials: int, workers: int, keep: Path) ->
     frame, table = load_table(name)
     dev, test = split_dev_test(frame, table.task, seed)
     study_name = f"tabular-{name}-{seed}"
+    keys = {**(study_keys or {}), "study": {**(study_keys or {}).get("study", {}), **UNPRUNED["study"]}}
     ressearch_study(
-        dev, test, table.task, seed, trials, study_name, workers=workers, keep=keep, study_keys=UNPRUNED
+        dev, test, table.task, seed, trials, study_name, workers=workers, keep=keep, study_keys=keys
     )
     folder = keep / study_name
     storage = f"sqlite:///{folder / 'study.db'}"
@@ -121,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=20, help="trials per study, as tabular.py's")
     parser.add_argument("--workers", type=int, default=1, help="worker processes per study, as tabular.py's")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    parser.add_argument(
+        "--study-keys",
+        type=_study_keys,
+        help="JSON: keys to add to the studies' file by section, as tabular.py's (the pruner stays none)",
+    )
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/every_config.csv"))
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
@@ -132,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
                     every = lightgbm_configs(name, seed, args.configs)
                 else:
                     with tempfile.TemporaryDirectory(prefix="ressearch-every-") as folder:
-                        every = study_trials(name, seed, args.trials, args.workers, Path(folder))
+                        every = study_trials(
+                            name, seed, args.trials, args.workers, Path(folder), args.study_keys
+                        )
                 rows += [{"table": name, "seed": seed, "system": system, **row} for row in every]
                 print(f"{name} seed {seed} {system}: {len(every)} configs scored", flush=True)
     write_csv(args.csv, rows)

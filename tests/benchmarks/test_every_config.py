@@ -45,11 +45,13 @@ def test_every_trial_of_an_unpruned_study_is_exported_and_scored(every, cancer, 
     import optuna
 
     _, test = cancer
-    rows = every.study_trials("cancer", 0, 2, 1, tmp_path)
+    keys = {"train": {"epochs": 4}, "study": {"pruner": "median"}}  # the pruner stays none
+    rows = every.study_trials("cancer", 0, 2, 1, tmp_path, keys)
     folder = tmp_path / "tabular-cancer-0"
     study = optuna.load_study(study_name="tabular-cancer-0", storage=f"sqlite:///{folder / 'study.db'}")
     assert [trial.state.name for trial in study.trials] == ["COMPLETE", "COMPLETE"]  # nothing pruned
     assert [(row["config"], row["validation"]) for row in rows] == [(t.number, t.value) for t in study.trials]
+    assert all(len(trial.intermediate_values) <= 4 for trial in study.trials)  # the keys given
     assert all(0.8 < row["test"] <= 1.0 for row in rows)
     # The best trial exported by number scores what the study's own export of its best scores.
     best = every.score_export(folder / "export", test, "binary")

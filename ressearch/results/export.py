@@ -37,6 +37,7 @@ from optuna.trial import FrozenTrial
 from ressearch.errors import ConfigError
 from ressearch.results.folders import check_out_folder, staged_folder
 from ressearch.results.query import best_trials, complete_trial, describe_trial, metric_names, trials_frame
+from ressearch.runtime import import_tensorflow_quietly
 from ressearch.search.record import CONFIG_SCHEMA_VERSION, StudyMeta, TrialRecord
 from ressearch.storage.artifacts import download_model
 from ressearch.storage.studies import load_study
@@ -103,6 +104,7 @@ def _keep_formats(keras_file: Path, folder: Path, formats: Sequence[str], recipe
     ``.keras`` file if asked. True where the model files take raw rows."""
     raw = recipe.get("kind") in ("csv", "tabular")  # ressearch.arch.preprocessing.RAW_INPUT_KINDS
     if raw or "savedmodel" in formats:
+        import_tensorflow_quietly()  # the model is loaded: no C++ start-up lines on the user's terminal
         from ressearch.arch.preprocessing import with_raw_inputs
         from ressearch.arch.saving import export_savedmodel, load_model
 

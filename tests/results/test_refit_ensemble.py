@@ -8,6 +8,7 @@ kept for validation), early stopping on; the other 269 rows are held out from ev
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,6 +212,36 @@ def test_export_trial_n_writes_that_trial_and_refits_it(study, tmp_path):
     )
     assert refit.trials == [worst.number] and refit.refits[0]["trial"] == worst.number
     assert json.loads((tmp_path / "chosen-refit" / "metrics.json").read_text())["refit"]["train_rows"] == 300
+
+
+def test_an_export_in_a_fresh_process_prints_its_line_and_nothing_of_tensorflows(study, tmp_path):
+    """The model is loaded to put the recipe inside it; TensorFlow's C++ start-up lines (absl,
+    CUDA stubs) stay off the user's terminal, as in every other command."""
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "RESSEARCH_TF_VERBOSE"}
+    out = tmp_path / "fresh"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ressearch",
+            "export",
+            study.name,
+            "--out",
+            str(out),
+            "--storage",
+            study.storage,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("exported trial ") and (out / "model.keras").is_file()
 
 
 @pytest.mark.parametrize(

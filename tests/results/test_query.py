@@ -19,14 +19,8 @@ from optuna.trial import TrialState, create_trial
 
 from ressearch.config import ArchitectureConfig, StudyDefinition
 from ressearch.errors import ConfigError
-from ressearch.results import (
-    best_trials,
-    complete_trial,
-    describe_trial,
-    list_studies,
-    metric_names,
-    trials_frame,
-)
+from ressearch.results import best_trials, describe_trial, list_studies, metric_names, trials_frame
+from ressearch.results.query import complete_trial
 from ressearch.search import TrialRecord, run_study
 from ressearch.storage import load_study, open_storage
 from tests.helpers import one_line, stored_config, tiny_study

@@ -33,10 +33,11 @@ from report import print_table, write_csv  # benchmarks/report.py
 from tabular import (
     METRIC_NAMES,
     TABLES,
-    _study_keys,
     better,
+    check_study_keys,
     lightgbm_search,
     load_table,
+    parse_study_keys,
     ressearch_study,
     score_export,
     split_dev_test,
@@ -68,16 +69,27 @@ def study_trials(
     ``study_keys`` (``--study-keys``, as ``tabular.py``'s) change its study file too."""
     import optuna
 
+    from ressearch.errors import ConfigError
     from ressearch.results import export_study
     from ressearch.storage import load_study
 
     frame, table = load_table(name)
     dev, test = split_dev_test(frame, table.task, seed)
     study_name = f"tabular-{name}-{seed}"
-    keys = {**(study_keys or {}), "study": {**(study_keys or {}).get("study", {}), **UNPRUNED["study"]}}
-    ressearch_study(
-        dev, test, table.task, seed, trials, study_name, workers=workers, keep=keep, study_keys=keys
-    )
+    try:
+        ressearch_study(
+            dev,
+            test,
+            table.task,
+            seed,
+            trials,
+            study_name,
+            workers=workers,
+            keep=keep,
+            study_keys=unpruned(study_keys),
+        )
+    except ConfigError as error:  # what only the data shows (label smoothing on a regression table)
+        sys.exit(f"{study_name}: {error}")
     folder = keep / study_name
     storage = f"sqlite:///{folder / 'study.db'}"
     every = []
@@ -88,6 +100,12 @@ def study_trials(
             {"config": trial.number, "validation": trial.value, "test": score_export(out, test, table.task)}
         )
     return every
+
+
+def unpruned(study_keys: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """``--study-keys`` with the pruner off, whatever they say of it."""
+    keys = study_keys or {}
+    return {**keys, "study": {**keys.get("study", {}), **UNPRUNED["study"]}}
 
 
 def picked(task: str, every: list[dict[str, Any]]) -> dict[str, Any]:
@@ -133,11 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     parser.add_argument(
         "--study-keys",
-        type=_study_keys,
+        type=parse_study_keys,
         help="JSON: keys to add to the studies' file by section, as tabular.py's (the pruner stays none)",
     )
     parser.add_argument("--csv", type=Path, default=Path("benchmarks/results/every_config.csv"))
     args = parser.parse_args(argv)
+    if "ressearch" in args.systems:  # a key the study file refuses: one line before anything runs
+        check_study_keys(unpruned(args.study_keys), {TABLES[name].task for name in args.tables}, args.trials)
     rows: list[dict[str, Any]] = []
     # LightGBM first, before TensorFlow starts its thread pools in this process (see tabular.py).
     for system in [system for system in SYSTEMS if system in args.systems]:

@@ -444,7 +444,7 @@ def study_document(
     }
 
 
-def _study_keys(text: str) -> dict[str, dict[str, Any]]:
+def parse_study_keys(text: str) -> dict[str, dict[str, Any]]:
     """``--study-keys``: a JSON object of sections (study, data, space, train) to key mappings."""
     import json
 
@@ -462,7 +462,7 @@ def _study_keys(text: str) -> dict[str, dict[str, Any]]:
     return keys
 
 
-def _check_study_keys(keys: dict[str, dict[str, Any]], tasks: set[str], trials: int) -> None:
+def check_study_keys(keys: dict[str, dict[str, Any]], tasks: set[str], trials: int) -> None:
     """Exit with one line unless the study file with ``keys`` is valid for each task, before
     any system runs (what needs the data, such as label smoothing on a regression table, is
     checked as the study starts: see ``run_system``)."""
@@ -557,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--study-keys",
-        type=_study_keys,
+        type=parse_study_keys,
         help="JSON: keys to add to the study file by section, to probe a knob, e.g. "
         '\'{"train": {"label_smoothing": 0.0}}\' (space and train extend the named sections); with '
         "TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 and --workers 1 a study runs the same "
@@ -580,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep is not None and "ressearch" in systems:
         _check_keep(args.keep, args.tables, args.seeds)
     if args.study_keys and "ressearch" in systems:
-        _check_study_keys(args.study_keys, {TABLES[name].task for name in args.tables}, args.trials)
+        check_study_keys(args.study_keys, {TABLES[name].task for name in args.tables}, args.trials)
     tables = {name: load_table(name) for name in args.tables}
     rows: list[dict[str, Any]] = []
     for system in systems:

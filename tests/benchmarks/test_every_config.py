@@ -72,3 +72,31 @@ def test_the_summary_takes_the_pick_by_validation_and_spans_every_config(every):
         ["wage", "rmse", "lightgbm", 1, "37.0000", "37.0000", "37.0000", "37.0000", 1],
         ["wage", "rmse", "lightgbm", "mean", "36.0000", "34.0000", "35.0000", "36.0000", ""],
     ]
+
+
+def test_study_keys_the_study_refuses_are_one_line_and_the_pruner_stays_off(every, monkeypatch, tmp_path):
+    """An unknown key: one line before anything runs. Label smoothing on a regression table,
+    which only the data shows: one line naming the study as it starts, nothing trained."""
+    import numpy as np
+    import pandas as pd
+
+    assert every.unpruned({"study": {"pruner": "median", "n_trials": 3}})["study"] == {
+        "pruner": "none",
+        "n_trials": 3,
+        "pruner_startup_trials": None,
+        "pruner_warmup_epochs": None,
+    }
+    with pytest.raises(SystemExit) as stopped:
+        every.main(["--study-keys", '{"train": {"epochz": 3}}', "--systems", "ressearch"])
+    assert str(stopped.value).startswith("--study-keys: train.epochz: unknown key (did you mean 'epochs'?)")
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"x": rng.normal(size=60), "target": rng.normal(size=60)})
+    table = sys.modules["tabular"].Table("none", "rows", "target", "regression")
+    monkeypatch.setattr(every, "load_table", lambda name: (rows, table))
+    with pytest.raises(SystemExit) as refused:
+        every.study_trials("rows", 0, 1, 1, tmp_path, {"train": {"label_smoothing": 0.1}})
+    assert str(refused.value) == (
+        "tabular-rows-0: train.label_smoothing: smooths class labels, and this task is regression"
+    )
+    assert not (tmp_path / "tabular-rows-0" / "export").exists()

@@ -17,7 +17,7 @@ highest test score of all the configs, then their means over the seeds (a CSV ke
 With one TensorFlow thread and one worker a study runs the same trials every time:
 
     TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 .venv/bin/python benchmarks/every_config.py \\
-        --tables hmda --seeds 0 1 2 --csv benchmarks/results/every_config.csv
+        --tables hmda --seeds 0 1 2 --csv benchmarks/results/every_config-hmda.csv
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def _embed_numeric(config: ArchitectureConfig, inputs: Tensor, positions: list[i
     x = inputs if len(embedded) == columns else Columns(list(embedded), name="embed_columns")(inputs)
     if config.numeric_embedding == "piecewise_linear":
         layer: keras.layers.Layer = PiecewiseLinearEmbedding(
-            config.embedding_bins, config.embedding_dim, name="embed"
+            config.embedding_bins, config.embedding_dim, config.embedding_bins_from, name="embed"
         )
     else:
         units = config.embedding_dim if config.numeric_embedding == "plr" else None
@@ -193,9 +193,11 @@ def build_model(config: ArchitectureConfig) -> keras.Model:
     return keras.Model(inputs, outputs, name=config.name)
 
 
-def adapt_model(model: keras.Model, x_train: Any) -> None:
+def adapt_model(model: keras.Model, x_train: Any, y_train: Any = None, *, classify: bool = True) -> None:
     """Set what a built model takes from its training rows before it trains: the bin edges of a
-    piecewise-linear embedding, quantiles of the training values of the columns it embeds.
+    piecewise-linear embedding, quantiles of the training values of the columns it embeds, or
+    (``embedding_bins_from: tree``) thresholds of a tree per column fitted on ``y_train``, the
+    same rows' labels (class codes if ``classify``, else values).
 
     Call it with the training rows only (never validation rows), before ``fit``. The edges are
     weights, so they save with the model and a rebuild from config and weights is exact. A model
@@ -204,7 +206,7 @@ def adapt_model(model: keras.Model, x_train: Any) -> None:
     for layer in model.layers:
         if isinstance(layer, PiecewiseLinearEmbedding):
             feed = keras.Model(model.input, layer.input)  # the columns the layer embeds
-            layer.adapt(keras.ops.convert_to_numpy(feed(x_train)))
+            layer.adapt(keras.ops.convert_to_numpy(feed(x_train)), y_train, classify=classify)
 
 
 @dataclass(frozen=True)

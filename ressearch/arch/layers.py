@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import numpy as np
@@ -31,6 +31,10 @@ __all__ = [
 ]
 
 _PACKAGE = "ressearch"
+
+# Where a piecewise-linear embedding's bin edges come from (PiecewiseLinearEmbedding.adapt).
+BinsFrom = Literal["quantiles", "tree"]
+BINS_FROM: tuple[str, ...] = ("quantiles", "tree")
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -255,12 +259,21 @@ class PiecewiseLinearEmbedding(keras.layers.Layer):
     starts as a linear embedding (the rtdl package's version "B"). Input ``(batch, columns)``;
     output ``(batch, columns, units)``. Until adapted, the edges are quantiles of a standard
     normal, which standardised columns roughly follow.
+
+    ``bins_from="tree"`` takes the edges from the target instead (the paper's target-aware bins,
+    section 3.2.2): per column, the split thresholds of a decision tree of at most ``bins``
+    leaves fitted on that column alone against the training labels, so the edges fall where the
+    label changes rather than where the rows are dense; a column the tree does not split encodes
+    as zeros, as a constant one does.
     """
 
-    def __init__(self, bins: int, units: int, **kwargs: Any) -> None:
+    def __init__(self, bins: int, units: int, bins_from: BinsFrom = "quantiles", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bins = int(bins)
         self.units = int(units)
+        if bins_from not in BINS_FROM:
+            raise ValueError(f"bins_from must be one of {', '.join(BINS_FROM)}, got {bins_from!r}")
+        self.bins_from: BinsFrom = bins_from
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         columns = int(input_shape[-1])  # type: ignore[arg-type]
@@ -282,12 +295,19 @@ class PiecewiseLinearEmbedding(keras.layers.Layer):
             shape=(columns, self.bins, self.units), initializer="zeros", name="kernel"
         )
 
-    def adapt(self, data: Any) -> None:
-        """Set the bin edges to quantiles of ``data`` (the training rows of the embedded columns)."""
+    def adapt(self, data: Any, target: Any = None, *, classify: bool = True) -> None:
+        """Set the bin edges from ``data``, the training rows of the embedded columns: their
+        quantiles, or (``bins_from="tree"``) the thresholds of a tree per column fitted on
+        ``target``, the same rows' labels (class codes if ``classify``, else values)."""
         values = np.asarray(data, dtype=np.float64)
         if not self.built:
             self.build(values.shape)
-        edges = np.quantile(values, np.linspace(0.0, 1.0, self.bins + 1), axis=0).T
+        if self.bins_from == "quantiles":
+            edges = np.quantile(values, np.linspace(0.0, 1.0, self.bins + 1), axis=0).T
+        elif target is None:
+            raise ValueError("bins_from='tree' needs the training rows' labels: adapt(data, target)")
+        else:
+            edges = tree_edges(values, np.asarray(target), self.bins, classify=classify)
         self.edges.assign(edges.astype(self.edges.dtype))
 
     def encode(self, inputs: Any) -> Any:
@@ -313,7 +333,33 @@ class PiecewiseLinearEmbedding(keras.layers.Layer):
         return (*input_shape, self.units)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "bins": self.bins, "units": self.units}
+        return {**super().get_config(), "bins": self.bins, "units": self.units, "bins_from": self.bins_from}
+
+
+def tree_edges(values: np.ndarray, target: np.ndarray, bins: int, *, classify: bool) -> np.ndarray:
+    """``bins + 1`` edges per column of ``values`` (rows x columns), ``(columns, bins + 1)``: the
+    column's lowest value, the thresholds of a decision tree of at most ``bins`` leaves fitted on
+    the column alone against ``target``, and its highest value, repeated to fill the row (empty
+    bins, which encode as zeros). Leaves hold at least ``rows / (4 * bins)`` rows, so that a few
+    rows do not make a bin of their own. Deterministic: the tree's ties are broken by a fixed seed.
+    """
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    rows, columns = values.shape
+    target = target.reshape(rows, -1)
+    target = target.ravel() if target.shape[1] == 1 else target
+    leaf = max(1, rows // (4 * bins))
+    tree_type = DecisionTreeClassifier if classify else DecisionTreeRegressor
+    edges = np.empty((columns, bins + 1))
+    for column in range(columns):
+        x = values[:, column : column + 1]
+        tree = tree_type(max_leaf_nodes=bins, min_samples_leaf=leaf, random_state=0).fit(x, target)
+        splits = tree.tree_.threshold[tree.tree_.feature >= 0]
+        low, high = float(x.min()), float(x.max())
+        inner = np.unique(splits[(splits > low) & (splits < high)])
+        row = np.concatenate([[low], inner, [high]])
+        edges[column] = np.concatenate([row, np.full(bins + 1 - len(row), high)])
+    return edges
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

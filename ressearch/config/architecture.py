@@ -22,6 +22,7 @@ ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "swish", "elu", "selu", "leaky_r
 BLOCK_TYPES: tuple[str, ...] = ("basic", "preact", "bottleneck", "plain")  # the built-in families
 NumericEmbedding = Literal["none", "periodic", "plr", "piecewise_linear"]
 NUMERIC_EMBEDDINGS: tuple[str, ...] = ("none", "periodic", "plr", "piecewise_linear")
+BinsFrom = Literal["quantiles", "tree"]  # as ressearch.arch.layers (config does not import Keras)
 
 
 def _registered(name: str) -> str:
@@ -145,6 +146,10 @@ class ArchitectureConfig(FrozenConfig):
     embedding_sigma: Annotated[float, Field(gt=0.0, le=100.0), _embedding_key("periodic", "plr")] = 0.01
     embedding_lite: Annotated[bool, _embedding_key("plr")] = False
     embedding_bins: Annotated[int, Field(ge=2, le=1024), _embedding_key("piecewise_linear")] = 48
+    # piecewise_linear's bin edges: quantiles of the training rows, or tree: per column, the
+    # thresholds of a decision tree of at most embedding_bins leaves fitted on that column against
+    # the training labels (the paper's target-aware bins), edges where the label changes.
+    embedding_bins_from: Annotated[BinsFrom, _embedding_key("piecewise_linear")] = "quantiles"
 
     # Dense inputs: one network that acts as ensemble_k networks (TabM, Gorishniy et al. 2025;
     # BatchEnsemble, Wen et al. 2020). After the embedding each row is copied to the k members;
@@ -327,7 +332,8 @@ class ArchitectureConfig(FrozenConfig):
 
     def _embedding_sizes(self) -> str:
         if self.numeric_embedding == "piecewise_linear":
-            return f"piecewise_linear {self.embedding_bins} bins -> {self.embedding_dim}"
+            tree = " (tree)" if self.embedding_bins_from == "tree" else ""
+            return f"piecewise_linear {self.embedding_bins} bins{tree} -> {self.embedding_dim}"
         periodic = f"{self.embedding_frequencies} frequencies sigma {self.embedding_sigma:g}"
         if self.numeric_embedding == "periodic":
             return f"periodic {periodic}"

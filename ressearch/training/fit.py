@@ -117,7 +117,8 @@ def train_trial(
         model = build_model(network) if isinstance(network, ArchitectureConfig) else network()
     finally:
         keras.mixed_precision.set_dtype_policy("float32")  # only this trial's model is mixed
-    adapt_model(model, dataset.x_train)  # piecewise-linear bin edges: from the training rows only
+    # Piecewise-linear bin edges: from the training rows only.
+    adapt_model(model, dataset.x_train, dataset.y_train, classify=dataset.task != "regression")
     params = model.count_params()
     recorder = recorder or CurveRecorder()
     recorder.model_params = params

@@ -9,6 +9,7 @@ import pytest
 
 from ressearch import ArchitectureConfig, build_model
 from ressearch.arch import PeriodicEmbedding, PiecewiseLinearEmbedding, adapt_model
+from ressearch.arch.layers import tree_edges
 from ressearch.arch.saving import load_model
 from ressearch.data import DataConfig, load_dataset
 
@@ -22,6 +23,12 @@ EMBEDDINGS = {
         "embedding_lite": True,
     },
     "piecewise_linear": {"numeric_embedding": "piecewise_linear", "embedding_bins": 8, "embedding_dim": 4},
+    "piecewise_linear_tree": {
+        "numeric_embedding": "piecewise_linear",
+        "embedding_bins": 8,
+        "embedding_dim": 4,
+        "embedding_bins_from": "tree",
+    },
 }
 
 
@@ -57,6 +64,32 @@ def test_piecewise_linear_encoding_by_hand():
     np.testing.assert_allclose(encoded[:, 2], [[0.0, 0.5, 0.0], [0.0, 2.0, 0.0], [0.0, -1.0, 0.0]])
 
 
+def test_tree_bins_fall_where_the_label_changes_and_quantile_bins_do_not():
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.uniform(0, 10, 400), np.full(400, 2.0), rng.uniform(0, 1, 400)], axis=1)
+    classes = (x[:, 0] > 3.7).astype(int)  # the label changes at 3.7 and nowhere else
+    layer = PiecewiseLinearEmbedding(bins=4, units=2, bins_from="tree")
+    layer.adapt(x, classes)
+    edges = numpy(layer.edges).astype("float64")
+    assert edges.shape == (3, 5)
+    assert np.isclose(edges[0], 3.7, atol=0.1).sum() == 1  # one edge on the change
+    quantiles = np.quantile(x[:, 0], np.linspace(0, 1, 5))
+    assert not np.isclose(quantiles, 3.7, atol=0.5).any()
+    np.testing.assert_allclose(edges[0, [0, -1]], [x[:, 0].min(), x[:, 0].max()], rtol=1e-6)
+    assert (np.diff(edges, axis=1) >= 0).all()  # sorted; unused bins are empty at the top
+    assert (edges[1] == 2.0).all()  # a constant column: no split, every bin empty
+    assert not numpy(layer.encode(x.astype("float32")))[:, 1].any()
+    # Regression: a tree of values, splitting where the value jumps.
+    values = np.where(x[:, 2] > 0.62, 5.0, -1.0) + rng.normal(0, 0.1, 400)
+    edges = tree_edges(x, values, 4, classify=False)
+    assert np.isclose(edges[2], 0.62, atol=0.02).sum() == 1
+    # No labels, no tree bins: an error, not quantiles in disguise.
+    with pytest.raises(ValueError, match="labels"):
+        PiecewiseLinearEmbedding(bins=4, units=2, bins_from="tree").adapt(x)
+    with pytest.raises(ValueError, match="bins_from"):
+        PiecewiseLinearEmbedding(bins=4, units=2, bins_from="trees")
+
+
 def test_periodic_frequencies_start_at_their_scale_and_plr_shares_its_layer_when_lite():
     x = np.zeros((4, 10), "float32")
     wide, lite = PeriodicEmbedding(64, 0.05, units=8), PeriodicEmbedding(64, 0.05, units=8, lite=True)
@@ -88,6 +121,25 @@ def test_bins_come_from_the_training_rows_of_the_embedded_columns_only(table):
     assert [weight.name for weight in layer.non_trainable_weights] == ["edges"]
 
 
+def test_tree_bins_come_from_the_training_rows_and_labels_only(table):
+    dataset, x_train, _ = table
+    config = ArchitectureConfig(
+        input_shape=(33,),
+        outputs=1,
+        depths=(1,),
+        widths=(8,),
+        continuous_features=tuple(range(31)),
+        **EMBEDDINGS["piecewise_linear_tree"],
+    )
+    model = build_model(config)
+    adapt_model(model, x_train, dataset.y_train)
+    expected = tree_edges(x_train[:, :31].astype("float64"), dataset.y_train, 8, classify=True)
+    np.testing.assert_allclose(numpy(model.get_layer("embed").edges), expected, rtol=1e-6)
+    # Other labels, other edges: the labels are read, and only the ones given.
+    adapt_model(model, x_train, 1 - dataset.y_train[::-1])
+    assert not np.allclose(numpy(model.get_layer("embed").edges), expected)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", list(EMBEDDINGS))
 def test_each_embedding_learns_a_real_table_and_round_trips(kind, table, tmp_path):
@@ -104,7 +156,7 @@ def test_each_embedding_learns_a_real_table_and_round_trips(kind, table, tmp_pat
     model = build_model(config)
     assert model.get_layer("embed_others").indices == [31, 32]
     assert model.count_params() < 15_000
-    adapt_model(model, x_train)
+    adapt_model(model, x_train, dataset.y_train)
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
     history = model.fit(x_train, dataset.y_train, epochs=3, batch_size=32, verbose=0)
     assert np.isfinite(history.history["loss"]).all()  # the constant column broke nothing

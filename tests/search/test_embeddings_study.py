@@ -1,6 +1,7 @@
 """A real tiny study with numeric embeddings in its space: on a CSV with numeric, categorical and
-constant columns, every embedding trains, the trial's config names the columns it embedded, and
-the exported model predicts what the config rebuilt with its weights predicts."""
+constant columns, every embedding trains (the piecewise-linear bins from a tree on the labels),
+the trial's config names the columns it embedded, and the exported model predicts what the
+config rebuilt with its weights predicts."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def test_a_study_over_numeric_embeddings_runs_and_exports(tmp_path, unique_name)
                 "embedding_dim": 4,
                 "embedding_frequencies": 8,
                 "embedding_bins": 8,
+                # Bins from the training labels: the trial hands its labels to the bins.
+                "embedding_bins_from": "tree",
             },
             train={"epochs": 2, "batch_size": 32},
         ),
@@ -51,6 +54,7 @@ def test_a_study_over_numeric_embeddings_runs_and_exports(tmp_path, unique_name)
     stored = [stored_config(study, trial).architecture for trial in study.trials]
     configs = [ArchitectureConfig.from_dict(architecture) for architecture in stored]
     assert sorted(config.numeric_embedding for config in configs) == sorted(KINDS)
+    assert {config.embedding_bins_from for config in configs} == {"quantiles", "tree"}
     # age, income and (last) constant are numeric; colour and member between them are one-hot
     # columns, which the embeddings leave as they are.
     columns = configs[0].input_shape[0]

@@ -81,6 +81,7 @@ def test_width_growth_and_head_layers():
 EMBEDDING_SPACE = {
     # The sizes first: each is sampled only for the embeddings that use it, whatever the order.
     "embedding_bins": [4, 8],
+    "embedding_bins_from": ["quantiles", "tree"],
     "embedding_sigma": {"low": 0.01, "high": 1.0, "log": True},
     "embedding_frequencies": [8, 16],
     "embedding_dim": [4, 8],
@@ -92,7 +93,7 @@ EMBEDDING_SIZES = {
     "none": set(),
     "periodic": {"embedding_frequencies", "embedding_sigma"},
     "plr": {"embedding_frequencies", "embedding_sigma", "embedding_dim", "embedding_lite"},
-    "piecewise_linear": {"embedding_bins", "embedding_dim"},
+    "piecewise_linear": {"embedding_bins", "embedding_bins_from", "embedding_dim"},
 }
 
 

@@ -49,6 +49,18 @@ def table():
     return dataset, widen(dataset.x_train), widen(dataset.x_val)
 
 
+def wide_config(kind: str) -> ArchitectureConfig:
+    """A tiny net for the table's 33 columns that embeds the first 31 (the last two are one-hot)."""
+    return ArchitectureConfig(
+        input_shape=(33,),
+        outputs=1,
+        depths=(1,),
+        widths=(8,),
+        continuous_features=tuple(range(31)),
+        **EMBEDDINGS[kind],
+    )
+
+
 def test_piecewise_linear_encoding_by_hand():
     layer = PiecewiseLinearEmbedding(bins=3, units=2)
     # Column 0: edges 0, 1, 2, 4; column 1: constant; column 2: two values, so one filled bin.
@@ -104,14 +116,7 @@ def test_periodic_frequencies_start_at_their_scale_and_plr_shares_its_layer_when
 
 def test_bins_come_from_the_training_rows_of_the_embedded_columns_only(table):
     _, x_train, _ = table
-    config = ArchitectureConfig(
-        input_shape=(33,),
-        outputs=1,
-        depths=(1,),
-        widths=(8,),
-        continuous_features=tuple(range(31)),
-        **EMBEDDINGS["piecewise_linear"],
-    )
+    config = wide_config("piecewise_linear")
     model = build_model(config)
     layer = model.get_layer("embed")
     assert layer.edges.shape == (31, 9)
@@ -123,14 +128,7 @@ def test_bins_come_from_the_training_rows_of_the_embedded_columns_only(table):
 
 def test_tree_bins_come_from_the_training_rows_and_labels_only(table):
     dataset, x_train, _ = table
-    config = ArchitectureConfig(
-        input_shape=(33,),
-        outputs=1,
-        depths=(1,),
-        widths=(8,),
-        continuous_features=tuple(range(31)),
-        **EMBEDDINGS["piecewise_linear_tree"],
-    )
+    config = wide_config("piecewise_linear_tree")
     model = build_model(config)
     adapt_model(model, x_train, dataset.y_train)
     expected = tree_edges(x_train[:, :31].astype("float64"), dataset.y_train, 8, classify=True)
@@ -144,14 +142,7 @@ def test_tree_bins_come_from_the_training_rows_and_labels_only(table):
 @pytest.mark.parametrize("kind", list(EMBEDDINGS))
 def test_each_embedding_learns_a_real_table_and_round_trips(kind, table, tmp_path):
     dataset, x_train, x_val = table
-    config = ArchitectureConfig(
-        input_shape=(33,),
-        outputs=1,
-        depths=(1,),
-        widths=(8,),
-        continuous_features=tuple(range(31)),  # the last two columns are one-hot
-        **EMBEDDINGS[kind],
-    )
+    config = wide_config(kind)
     keras.utils.set_random_seed(0)
     model = build_model(config)
     assert model.get_layer("embed_others").indices == [31, 32]

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any, get_args
 
 import keras
 import numpy as np
 from keras import ops
+
+from ressearch.config.architecture import BinsFrom
 
 __all__ = [
     "ChannelPad",
@@ -32,9 +34,7 @@ __all__ = [
 
 _PACKAGE = "ressearch"
 
-# Where a piecewise-linear embedding's bin edges come from (PiecewiseLinearEmbedding.adapt).
-BinsFrom = Literal["quantiles", "tree"]
-BINS_FROM: tuple[str, ...] = ("quantiles", "tree")
+BINS_FROM: tuple[str, ...] = get_args(BinsFrom)  # where a piecewise-linear embedding's edges come from
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -22,7 +22,8 @@ ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "swish", "elu", "selu", "leaky_r
 BLOCK_TYPES: tuple[str, ...] = ("basic", "preact", "bottleneck", "plain")  # the built-in families
 NumericEmbedding = Literal["none", "periodic", "plr", "piecewise_linear"]
 NUMERIC_EMBEDDINGS: tuple[str, ...] = ("none", "periodic", "plr", "piecewise_linear")
-BinsFrom = Literal["quantiles", "tree"]  # as ressearch.arch.layers (config does not import Keras)
+# Where a piecewise-linear embedding's bin edges come from (PiecewiseLinearEmbedding.adapt).
+BinsFrom = Literal["quantiles", "tree"]
 
 
 def _registered(name: str) -> str:

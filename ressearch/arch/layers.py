@@ -261,7 +261,7 @@ class PiecewiseLinearEmbedding(keras.layers.Layer):
     normal, which standardised columns roughly follow.
 
     ``bins_from="tree"`` takes the edges from the target instead (the paper's target-aware bins,
-    section 3.2.2): per column, the split thresholds of a decision tree of at most ``bins``
+    from decision trees): per column, the split thresholds of a decision tree of at most ``bins``
     leaves fitted on that column alone against the training labels, so the edges fall where the
     label changes rather than where the rows are dense; a column the tree does not split encodes
     as zeros, as a constant one does.

@@ -36,6 +36,10 @@ class TrainConfig(FrozenConfig):
     label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     early_stopping_patience: PositiveInt | None = None
     clipnorm: Annotated[float, Field(gt=0.0)] | None = None
+    # Polyak averaging: validation, early stopping and the saved model use the optimizer's
+    # exponential moving average of the weights (Keras' use_ema), updated every step with this
+    # momentum; None trains and keeps the weights as they are.
+    ema_momentum: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

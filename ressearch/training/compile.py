@@ -35,6 +35,8 @@ def _optimizer(train: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Opt
     common: dict[str, Any] = {"learning_rate": learning_rate, "clipnorm": train.clipnorm}
     if train.weight_decay:
         common["weight_decay"] = train.weight_decay
+    if train.ema_momentum is not None:
+        common.update(use_ema=True, ema_momentum=train.ema_momentum)
     if train.optimizer == "adam":
         return fuse_adam(keras.optimizers.Adam(**common))
     if train.optimizer == "adamw":

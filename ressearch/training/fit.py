@@ -140,6 +140,12 @@ def train_trial(
             keras.utils.set_random_seed(seed + initial_epoch)
         all_callbacks.append(EpochCheckpointer(checkpoint, recorder.curve))
     all_callbacks.extend(callbacks)  # the pruner after the checkpoint: a pruned epoch is saved too
+    if getattr(model.optimizer, "use_ema", False):
+        # Validation sees the averaged weights; from the end of each epoch to the start of the
+        # next the model holds them, so early stopping keeps (and restores) the best epoch's
+        # average. After the checkpoint, which saves the weights being trained and the average
+        # in the optimizer's slots, as a resumed fit needs them.
+        all_callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     stopper = None
     validating = len(dataset.y_val) > 0
     if train.early_stopping_patience and validating:

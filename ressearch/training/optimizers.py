@@ -11,9 +11,11 @@ and updates each variable with TensorFlow's fused Adam kernel (``ResourceApplyAd
 formulas as Keras' ``Adam.update_step``), after the same per-variable ``clipnorm`` and the same
 decoupled weight decay: about 11 operations a variable. The optimizer stays the Keras class it
 was (its config, its variables, its saved form), so a saved model loads without ressearch; only
-the graph it traces is smaller. Anything the short path does not cover (gradient accumulation,
-EMA, ``global_clipnorm``, ``clipvalue``, AMSGrad, a distribution strategy, the sparse gradient
-of an embedding layer, whose slices Keras clips as they are) keeps Keras' own path.
+the graph it traces is smaller; a moving average of the weights (``use_ema``) is Keras' own,
+updated after the step as Keras does. Anything the short path does not cover (gradient
+accumulation, EMA written into the weights every N steps, ``global_clipnorm``, ``clipvalue``,
+AMSGrad, a distribution strategy, the sparse gradient of an embedding layer, whose slices Keras
+clips as they are) keeps Keras' own path.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def fuse_adam(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimiz
     """
     if not isinstance(optimizer, keras.optimizers.Adam) or optimizer.amsgrad:
         return optimizer
-    if optimizer.gradient_accumulation_steps or optimizer.use_ema:
+    if optimizer.gradient_accumulation_steps or (optimizer.use_ema and optimizer.ema_overwrite_frequency):
         return optimizer
     if optimizer.global_clipnorm or optimizer.clipvalue:
         return optimizer
@@ -90,6 +92,8 @@ def _make_apply(keras_path: Any) -> Any:
                 epsilon=epsilon,
                 grad=grad,
             )
+        if self.use_ema:  # Keras' own moving average, after the step as in Keras' path
+            self._update_model_variables_moving_average(self._trainable_variables)
         return None
 
     return apply

@@ -91,6 +91,30 @@ def test_a_restored_checkpoint_holds_the_weights_and_optimizer_state_of_its_epoc
         np.testing.assert_array_equal(np.asarray(weight.numpy()), value)
 
 
+def test_with_averaged_weights_a_checkpoint_holds_the_trained_weights_and_their_average(dataset, tmp_path):
+    """The model ends with the average of its weights (``ema_momentum``); its checkpoint keeps the
+    weights being trained as the model's and the average in the optimizer's slots, so a resumed
+    fit goes on training the weights it trained, not their average."""
+    import keras
+
+    from ressearch.arch import build_model
+    from ressearch.training import compile_model
+
+    folder, trained = tmp_path / "ckpt", tmp_path / "trained.keras"
+    config = _config(dataset)
+    train = TrainConfig(epochs=2, batch_size=32, learning_rate=0.05, ema_momentum=0.9)
+    train_trial(config, train, dataset, seed=0, checkpoint=folder, save_to=trained)
+    averaged = [np.asarray(weight.numpy()) for weight in keras.saving.load_model(trained).trainable_weights]
+
+    model = build_model(config)
+    compile_model(model, train, dataset)
+    assert read_checkpoint(folder).restore(model)
+    slots = model.optimizer._model_variables_moving_average
+    for weight, average, saved in zip(model.trainable_weights, slots, averaged, strict=True):
+        np.testing.assert_allclose(np.asarray(average.numpy()), saved, rtol=1e-5, atol=1e-6)
+        assert not np.allclose(np.asarray(weight.numpy()), saved)
+
+
 def test_a_half_written_checkpoint_is_never_loaded(dataset, tmp_path):
     folder = tmp_path / "ckpt"
     train_trial(_config(dataset), TrainConfig(epochs=1, batch_size=32), dataset, seed=0, checkpoint=folder)

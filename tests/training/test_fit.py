@@ -52,6 +52,33 @@ def test_the_recorded_metrics_are_those_of_the_saved_model(digits, tmp_path, pat
         assert result.metrics["val_loss"] == min(losses) != losses[-1]
 
 
+@pytest.mark.parametrize("patience", [None, 2])
+def test_with_averaged_weights_validation_early_stopping_and_the_saved_model_use_the_average(
+    digits, tmp_path, patience
+):
+    """``ema_momentum``: every epoch is validated with the moving average of the weights (not the
+    weights being trained, which a plain run at the same seed validates), and the saved model is
+    the average of the epoch the metrics come from: the last, or the best when early stopping
+    restores one."""
+    import keras
+
+    from ressearch.training import evaluate
+
+    train = TrainConfig(epochs=4, batch_size=32, learning_rate=0.3, early_stopping_patience=patience)
+    plain = train_trial(tiny(digits), train, digits, seed=0)
+    averaged = train.model_copy(update={"ema_momentum": 0.8})
+    result = train_trial(tiny(digits), averaged, digits, seed=0, save_to=tmp_path / "m.keras")
+    # The same weights trained (the training loss), other weights validated.
+    assert result.curve["loss"] == pytest.approx(plain.curve["loss"], rel=1e-3)
+    assert result.curve["val_loss"] != pytest.approx(plain.curve["val_loss"], rel=1e-2)
+    model = keras.saving.load_model(tmp_path / "m.keras")
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.8
+    for name, value in evaluate(model, digits).items():
+        assert result.metrics[name] == pytest.approx(value, abs=1e-5), name
+    if patience:
+        assert result.metrics["val_loss"] == min(result.curve["val_loss"])
+
+
 def test_label_smoothing_on_several_classes_trains_and_measures_what_it_saves(digits, tmp_path):
     """Ten classes smoothed (a one-hot categorical loss instead of the sparse one): it learns,
     and the saved model, evaluated afresh, scores what the trial recorded."""

@@ -45,8 +45,9 @@ def _trained(optimizer: keras.optimizers.Optimizer) -> tuple[list[np.ndarray], l
         lambda: keras.optimizers.AdamW(
             learning_rate=keras.optimizers.schedules.CosineDecay(1e-2, 32), weight_decay=0.01, clipnorm=1.0
         ),
+        lambda: keras.optimizers.AdamW(learning_rate=1e-2, weight_decay=0.01, use_ema=True, ema_momentum=0.9),
     ],
-    ids=["adamw-clipnorm", "adamw-no-decay", "adam-small-clip", "adamw-schedule"],
+    ids=["adamw-clipnorm", "adamw-no-decay", "adam-small-clip", "adamw-schedule", "adamw-ema"],
 )
 def test_the_fused_update_trains_as_keras_does(make, monkeypatch):
     """32 steps from the same start: the same weights, moments, step count and losses as Keras'
@@ -90,11 +91,11 @@ def test_the_fused_update_traces_under_a_third_of_the_operations():
         lambda: keras.optimizers.Adam(amsgrad=True),
         lambda: keras.optimizers.AdamW(global_clipnorm=1.0),
         lambda: keras.optimizers.AdamW(clipvalue=0.5),
-        lambda: keras.optimizers.Adam(use_ema=True),
+        lambda: keras.optimizers.Adam(use_ema=True, ema_overwrite_frequency=10),
         lambda: keras.optimizers.Adam(gradient_accumulation_steps=2),
         lambda: keras.optimizers.SGD(),
     ],
-    ids=["amsgrad", "global-clipnorm", "clipvalue", "ema", "accumulation", "sgd"],
+    ids=["amsgrad", "global-clipnorm", "clipvalue", "ema-overwrite", "accumulation", "sgd"],
 )
 def test_what_the_fused_update_does_not_cover_keeps_keras_own(make):
     assert not is_fused(fuse_adam(make()))

@@ -124,6 +124,81 @@ def test_from_csv_reprints_a_run_and_a_wrong_file_is_one_line(tabular, tmp_path,
     assert "lacks the column(s) table, task, seed, system, test, seconds" in str(other.value)
 
 
+def test_the_three_conditions_are_judged_as_the_issue_states_them(tabular):
+    """The median table at or above the best boosting search (ranked in each table's own
+    allowance: a point, or 3 % of RMSE), no table beyond its allowance, every study within 5x
+    its split's cross-validated search; each line is checked where it falls."""
+    rows = []
+    for seed in (0, 1):
+        rows += [
+            _row("arrests", "binary", seed, "hist-gbdt-cv", 0.70, 10.0),
+            _row("arrests", "binary", seed, "lightgbm", 0.71, 1.0),
+            _row("arrests", "binary", seed, "ressearch", 0.712, 50.0),  # 0.2 points ahead; 5.0x: within
+            _row("hmda", "binary", seed, "hist-gbdt-cv", 0.84, 10.0),
+            _row("hmda", "binary", seed, "ressearch", 0.83, 20.0),  # exactly 1 point behind: within
+            _row("wage", "regression", seed, "hist-gbdt-cv", 30.0, 10.0),
+            _row("wage", "regression", seed, "ressearch", 30.3, 30.0),  # 1 % behind
+        ]
+    (met,) = tabular.conditions(rows)
+    assert met == {
+        "system": "ressearch",
+        "tables": 3,
+        "median table": "wage +1.00 %",  # 1/3 of its allowance, ahead of hmda's whole point
+        "at or above it": "no",
+        "more than 1 point (3 %) behind": "none",
+        "studies within 5x hist-gbdt-cv's": "6 of 6 (at most 5.0x)",
+        "all three": "no",
+    }
+    wage_ahead = [
+        dict(row, test=29.7) if row["system"] == "ressearch" and row["table"] == "wage" else row
+        for row in rows
+    ]
+    (met,) = tabular.conditions(wage_ahead)
+    assert (met["median table"], met["at or above it"], met["all three"]) == (
+        "arrests -0.20 points",
+        "yes",
+        "yes",
+    )
+    slow_and_far = [*wage_ahead[:-1], _row("wage", "regression", 1, "ressearch", 33.0, 51.0)]
+    (met,) = tabular.conditions(slow_and_far)
+    assert met["more than 1 point (3 %) behind"] == "wage +4.50 %"  # (29.7 + 33.0) / 2 against 30
+    assert met["studies within 5x hist-gbdt-cv's"] == "5 of 6 (at most 5.1x)"
+    assert met["all three"] == "no"
+    four = [
+        *wage_ahead,
+        _row("slid", "regression", 0, "lightgbm", 6.0, 1.0),
+        _row("slid", "regression", 0, "ressearch", 6.0, 9.0),
+    ]
+    (met,) = tabular.conditions(four)  # an even count: the two middle tables, their mean at or above
+    assert (met["median table"], met["at or above it"]) == ("arrests -0.20 points / slid +0.00 %", "yes")
+    assert met["studies within 5x hist-gbdt-cv's"] == "- (not all timed)" and met["all three"] == "-"
+
+
+def test_from_csv_takes_several_runs_each_split_once(tabular, tmp_path, capsys):
+    first, second = tmp_path / "seeds-0.csv", tmp_path / "seeds-1.csv"
+    for path, seed, score in ((first, 0, 0.83), (second, 1, 0.87)):
+        pd.DataFrame(
+            [
+                {**_row("hmda", "binary", seed, "hist-gbdt-cv", 0.84, 10.0), "metric": "auc"},
+                {**_row("hmda", "binary", seed, "ressearch", score, 30.0), "metric": "auc"},
+            ]
+        ).to_csv(path, index=False)
+    assert tabular.main(["--from-csv", str(first), str(second)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "| hmda | auc | ressearch | 2 | 0.8500 | 0.8400 (hist-gbdt-cv) | -1.00 points | - | 3.0x | 3.0x |"
+        in out
+    )
+    assert "| ressearch | 1 | hmda -1.00 points | yes | none | 2 of 2 (at most 3.0x) | yes |" in out
+    again = tmp_path / "again.csv"
+    again.write_bytes(first.read_bytes())
+    with pytest.raises(SystemExit) as twice:
+        tabular.main(["--from-csv", str(first), str(second), str(again)])
+    assert str(twice.value).startswith(
+        f"--from-csv: {again} and {first} both hold hmda seed 0 of hist-gbdt-cv"
+    )
+
+
 def test_both_boosting_searches_score_a_real_table(tabular):
     """``hist-gbdt`` (holdout) and ``hist-gbdt-cv`` (scikit-learn's cross-validated search) on a
     real table: scikit-learn's breast cancer rows, a text column among them."""

@@ -24,7 +24,8 @@ and text columns, some with missing values: binary (AUC), multiclass (accuracy) 
    needed (``export --refit``); ``ressearch-ensemble`` (unless ``--ensemble 0``): the same
    study's K best complete trials' models averaged (``export --ensemble K``), nothing
    retrained; the time of each is the study's and its export's. Then a verdict per table: each
-   ressearch row against the best boosting search.
+   ressearch row against the best boosting search; and the issue's three conditions per
+   ressearch system (the median table, the tables beyond a point or 3 %, the studies within 5x).
 
     .venv/bin/python benchmarks/tabular.py --trials 20 --configs 16 --workers 2   # seeds 0-8
     .venv/bin/python benchmarks/tabular.py --tables chile wage --seeds 0 --trials 4
@@ -775,14 +776,26 @@ class Standing:
     means: dict[str, float]
     best: str
     seconds: dict[tuple[str, Any], float]
-    rows: list[dict[str, Any]]
 
     def ratios(self, mine: str, baseline: str) -> list[float]:
+        """``mine``'s wall time over ``baseline``'s, split by split (where both ran)."""
         return [
             self.seconds[(mine, seed)] / self.seconds[(baseline, seed)]
             for seed in sorted(self.ran)
             if (baseline, seed) in self.seconds
         ]
+
+    def mean_ratio(self, mine: str, baseline: str) -> str:
+        """The mean wall time of ``mine`` over the mean of ``baseline``'s, on the splits both ran."""
+        both = [
+            seed
+            for seed in sorted(self.ran)
+            if (mine, seed) in self.seconds and (baseline, seed) in self.seconds
+        ]
+        if not both:
+            return "-"
+        ours = statistics.mean(self.seconds[(mine, seed)] for seed in both)
+        return f"{ours / statistics.mean(self.seconds[(baseline, seed)] for seed in both):.1f}x"
 
 
 def standing(table_name: str, mine: str, rows: list[dict[str, Any]]) -> Standing | None:
@@ -803,7 +816,7 @@ def standing(table_name: str, mine: str, rows: list[dict[str, Any]]) -> Standing
         return None
     best = min(boosting, key=means.get) if task == "regression" else max(boosting, key=means.get)
     seconds = {(row["system"], row["seed"]): row["seconds"] for row in rows}
-    return Standing(task, ran, means, best, seconds, rows)
+    return Standing(task, ran, means, best, seconds)
 
 
 def _compared(table_name: str, mine: str, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -821,7 +834,7 @@ def _compared(table_name: str, mine: str, rows: list[dict[str, Any]]) -> dict[st
         "behind it (+: worse)": _behind(task, gap(task, means[mine], means[best])),
         "time / hist-gbdt's": _span(found.ratios(mine, "hist-gbdt")),
         "time / hist-gbdt-cv's": _span(found.ratios(mine, "hist-gbdt-cv")),
-        "mean time / hist-gbdt-cv's mean": _mean_ratio(found.rows, mine, "hist-gbdt-cv", found.ran),
+        "mean time / hist-gbdt-cv's mean": found.mean_ratio(mine, "hist-gbdt-cv"),
     }
 
 
@@ -879,16 +892,6 @@ def conditions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _mean_ratio(rows: list[dict[str, Any]], mine: str, baseline: str, seeds: set[Any]) -> str:
-    """The mean wall time of ``mine`` over the mean of ``baseline``'s, on the seeds both ran."""
-    seconds = {(row["system"], row["seed"]): row["seconds"] for row in rows if row["seed"] in seeds}
-    both = [seed for seed in sorted(seeds) if (mine, seed) in seconds and (baseline, seed) in seconds]
-    if not both:
-        return "-"
-    ours = statistics.mean(seconds[(mine, seed)] for seed in both)
-    return f"{ours / statistics.mean(seconds[(baseline, seed)] for seed in both):.1f}x"
 
 
 if __name__ == "__main__":
